@@ -1,0 +1,11 @@
+//! Pure Kubernetes API machinery: the resource registry, label and field
+//! selectors, JSON/merge/strategic-merge patches and `Status` errors. No I/O.
+
+pub mod fields;
+pub mod patch;
+pub mod quantity;
+pub mod registry;
+pub mod selector;
+pub mod status;
+
+pub use status::{ApiError, Cause};

@@ -1,0 +1,1 @@
+//! Kubernetes resource quantities ("100m", "10M", "1Gi") as integers.

@@ -1,0 +1,158 @@
+//! The `kubemark` command line.
+
+mod bench;
+mod h2client;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kubemark",
+    version,
+    about = "Simulated Kubernetes clusters for control-plane scalability testing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the embedded Kubernetes master (API server) in the foreground.
+    Master(MasterArgs),
+    /// Benchmarks (print measured numbers).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// GET/LIST/PATCH throughput, memory per stored pod and per open watch
+    /// of the embedded master, run as its own process.
+    ApiServer(bench::ApiServerBenchArgs),
+}
+
+#[derive(clap::Args)]
+struct MasterArgs {
+    /// Address to serve HTTPS on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Directory for the PKI, the admin kubeconfig and stored objects
+    /// [default: $XDG_DATA_HOME/kubemark/master or ~/.local/share/kubemark/master].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where to write the admin kubeconfig [default: DATA_DIR/kubeconfig].
+    #[arg(long)]
+    write_kubeconfig: Option<PathBuf>,
+    /// Keep objects in memory only (nothing survives a restart).
+    #[arg(long)]
+    ephemeral: bool,
+    /// Extra IP address or DNS name for the serving certificate (repeatable).
+    #[arg(long = "tls-san")]
+    tls_sans: Vec<String>,
+    /// Static bearer tokens, kube-apiserver `--token-auth-file` CSV format.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Watch events kept per resource so that clients can resume watches.
+    #[arg(long, default_value_t = 10_000)]
+    watch_history: usize,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KUBEMARK_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Master(args) => run_master(args).await,
+            Command::Bench(BenchCommand::ApiServer(args)) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
+    if args.watch_history == 0 {
+        anyhow::bail!("--watch-history must be at least 1");
+    }
+    let data_dir = args
+        .data_dir
+        .unwrap_or_else(master::server::default_data_dir);
+    let mut config = master::server::MasterConfig::new(data_dir);
+    config.listen = args.listen;
+    config.ephemeral = args.ephemeral;
+    config.kubeconfig_path = args.write_kubeconfig;
+    config.extra_sans = args.tls_sans;
+    config.token_auth_file = args.token_auth_file;
+    config.history_capacity = args.watch_history;
+    let running = master::server::start(config)
+        .await
+        .context("starting the master")?;
+    for w in &running.recovery_warnings {
+        eprintln!("warning: {w}");
+    }
+    println!("kubemark master is serving on {}", running.url);
+    println!(
+        "data directory: {}{}",
+        running.data_dir.display(),
+        if args.ephemeral {
+            " (ephemeral: objects are kept in memory only)"
+        } else {
+            ""
+        }
+    );
+    println!("To use it:");
+    println!("  export KUBECONFIG={}", running.kubeconfig_path.display());
+    println!("  kubectl get nodes");
+    wait_for_signal().await;
+    eprintln!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

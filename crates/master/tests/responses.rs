@@ -1,0 +1,565 @@
+//! Reproduces each exchange recorded from a real v1.24 kube-apiserver in
+//! `shared/reference/kube-apiserver-1.24/responses.txt`: status code, reason
+//! and message shape.
+
+mod common;
+
+use serde_json::{json, Value};
+
+struct Resp {
+    code: u16,
+    body: Value,
+    raw: String,
+}
+
+async fn send(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Resp {
+    send_with(client, method, path, content_type, None, body).await
+}
+
+async fn send_with(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    accept: Option<&str>,
+    body: &str,
+) -> Resp {
+    let mut req = http::Request::builder().method(method).uri(path);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
+    let req = req
+        .body(kube::client::Body::from(body.as_bytes().to_vec()))
+        .expect("request");
+    let resp = client.send(req).await.expect("send");
+    let code = resp.status().as_u16();
+    use http_body_util::BodyExt;
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let raw = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Resp { code, body, raw }
+}
+
+fn assert_status(r: &Resp, code: u16, reason: &str, message: &str) {
+    assert_eq!(r.code, code, "{}", r.raw);
+    assert_eq!(r.body["kind"], "Status", "{}", r.raw);
+    assert_eq!(r.body["apiVersion"], "v1");
+    assert_eq!(r.body["status"], "Failure");
+    assert_eq!(r.body["code"], code);
+    assert_eq!(r.body["reason"], reason, "{}", r.raw);
+    assert_eq!(r.body["message"], message, "{}", r.raw);
+}
+
+const JSON: Option<&str> = Some("application/json");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_exchanges() {
+    let m = common::start().await;
+    let c = m.client().await;
+
+    // get-missing-pod-404
+    let r = send(&c, "GET", "/api/v1/namespaces/default/pods/nope", None, "").await;
+    assert_status(&r, 404, "NotFound", "pods \"nope\" not found");
+    assert_eq!(r.body["details"], json!({"name": "nope", "kind": "pods"}));
+
+    // create-invalid-pod-422
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        JSON,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bad"},"spec":{"containers":[]}}"#,
+    )
+    .await;
+    assert_status(
+        &r,
+        422,
+        "Invalid",
+        "Pod \"bad\" is invalid: spec.containers: Required value",
+    );
+    assert_eq!(
+        r.body["details"]["causes"],
+        json!([{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"}])
+    );
+    assert_eq!(r.body["details"]["name"], "bad");
+    assert_eq!(r.body["details"]["kind"], "Pod");
+
+    // create-configmap-201
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm1"},"data":{"a":"1"}}"#;
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        JSON,
+        cm,
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.raw);
+    assert_eq!(r.body["kind"], "ConfigMap");
+    assert_eq!(r.body["metadata"]["namespace"], "default");
+    let uid = r.body["metadata"]["uid"].as_str().expect("uid").to_string();
+    let rv1: u64 = r.body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .parse()
+        .expect("numeric rv");
+    assert!(r.body["metadata"]["creationTimestamp"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+
+    // create-duplicate-409
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        JSON,
+        cm,
+    )
+    .await;
+    assert_status(
+        &r,
+        409,
+        "AlreadyExists",
+        "configmaps \"cm1\" already exists",
+    );
+    assert_eq!(
+        r.body["details"],
+        json!({"name": "cm1", "kind": "configmaps"})
+    );
+
+    // update-stale-resourceversion-409
+    let r = send(&c, "PUT", "/api/v1/namespaces/default/configmaps/cm1", JSON,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm1","resourceVersion":"1"},"data":{"a":"2"}}"#).await;
+    assert_status(&r, 409, "Conflict", "Operation cannot be fulfilled on configmaps \"cm1\": the object has been modified; please apply your changes to the latest version and try again");
+
+    // merge-patch-200
+    let r = send(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/cm1",
+        Some("application/merge-patch+json"),
+        r#"{"data":{"b":"2"}}"#,
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.raw);
+    assert_eq!(r.body["data"], json!({"a": "1", "b": "2"}));
+    let rv2: u64 = r.body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .parse()
+        .expect("rv");
+    assert!(rv2 > rv1);
+
+    // strategic-merge-patch-200
+    let r = send(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/cm1",
+        Some("application/strategic-merge-patch+json"),
+        r#"{"metadata":{"labels":{"x":"y"}}}"#,
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.raw);
+    assert_eq!(r.body["metadata"]["labels"], json!({"x": "y"}));
+    assert_eq!(r.body["data"], json!({"a": "1", "b": "2"}));
+
+    // json-patch-test-failure-422
+    let r = send(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/cm1",
+        Some("application/json-patch+json"),
+        r#"[{"op":"test","path":"/data/a","value":"zzz"}]"#,
+    )
+    .await;
+    assert_status(
+        &r,
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request",
+    );
+
+    // malformed-json-400
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        JSON,
+        "{not json",
+    )
+    .await;
+    assert_eq!(r.code, 400, "{}", r.raw);
+    assert_eq!(r.body["reason"], "BadRequest");
+    let msg = r.body["message"].as_str().expect("message");
+    assert!(msg.starts_with("the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; json parse error: "), "{msg}");
+    assert!(msg.ends_with("({not json)"), "{msg}");
+    assert!(r.body.get("details").is_none());
+
+    // wrong-kind-for-endpoint-400
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        JSON,
+        r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"}}"#,
+    )
+    .await;
+    assert_status(&r, 400, "BadRequest", "Secret in version \"v1\" cannot be handled as a ConfigMap: converting (v1.Secret) to (core.ConfigMap): unknown conversion");
+
+    // missing-namespace-404
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/nonexistent/configmaps",
+        JSON,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}"#,
+    )
+    .await;
+    assert_status(&r, 404, "NotFound", "namespaces \"nonexistent\" not found");
+    assert_eq!(
+        r.body["details"],
+        json!({"name": "nonexistent", "kind": "namespaces"})
+    );
+
+    // unknown-resource-404
+    let r = send(&c, "GET", "/api/v1/frobnicators", None, "").await;
+    assert_status(
+        &r,
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    );
+    assert_eq!(r.body["details"], json!({}));
+
+    // list-pods-bad-fieldselector-400
+    let r = send(
+        &c,
+        "GET",
+        "/api/v1/pods?fieldSelector=spec.bogus%3Dx",
+        None,
+        "",
+    )
+    .await;
+    assert_status(
+        &r,
+        400,
+        "BadRequest",
+        "field label not supported: spec.bogus",
+    );
+
+    // list-pods-bad-labelselector-400
+    let r = send(
+        &c,
+        "GET",
+        "/api/v1/pods?labelSelector=a%20in%20(b",
+        None,
+        "",
+    )
+    .await;
+    assert_status(
+        &r,
+        400,
+        "BadRequest",
+        "unable to parse requirement: found '', expected: ',' or ')'",
+    );
+
+    // watch-from-resourceversion-1: replays retained history, then ends.
+    let r = send(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1&timeoutSeconds=1",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    let events: Vec<Value> = r
+        .raw
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event line"))
+        .collect();
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types, vec!["ADDED", "MODIFIED", "MODIFIED"], "{}", r.raw);
+    assert_eq!(events[2]["object"]["metadata"]["labels"], json!({"x": "y"}));
+
+    // delete-configmap-200
+    let r = send(
+        &c,
+        "DELETE",
+        "/api/v1/namespaces/default/configmaps/cm1",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.raw);
+    assert_eq!(
+        r.body,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+        "details": {"name": "cm1", "kind": "configmaps", "uid": uid}})
+    );
+}
+
+fn node(name: &str) -> String {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubemark": "true"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
+                   "nodeInfo": {"kubeletVersion": "v1.24.10", "osImage": "Debian GNU/Linux 7 (wheezy)", "kernelVersion": "3.16.0-0.bpo.4-amd64", "containerRuntimeVersion": "fakeRuntime://0.1.0"},
+                   "addresses": [{"type": "InternalIP", "address": "192.0.2.2"}, {"type": "Hostname", "address": name}]}}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_lists_paginate_select_and_render_tables() {
+    let m = common::start().await;
+    let c = m.client().await;
+    for i in 0..3 {
+        let r = send(
+            &c,
+            "POST",
+            "/api/v1/nodes",
+            JSON,
+            &node(&format!("hollow-node-{i}")),
+        )
+        .await;
+        assert_eq!(r.code, 201, "{}", r.raw);
+    }
+    // list-nodes-limit-2-continue
+    let r = send(&c, "GET", "/api/v1/nodes?limit=2", None, "").await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["kind"], "NodeList");
+    assert_eq!(r.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(r.body["metadata"]["remainingItemCount"], 1);
+    let token = r.body["metadata"]["continue"]
+        .as_str()
+        .expect("continue")
+        .to_string();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&token)
+        .expect("base64url token");
+    let decoded: Value = serde_json::from_slice(&decoded).expect("token JSON");
+    assert_eq!(decoded["v"], "meta.k8s.io/v1");
+    assert_eq!(decoded["start"], "hollow-node-1\u{0}");
+    let r2 = send(
+        &c,
+        "GET",
+        &format!("/api/v1/nodes?limit=2&continue={token}"),
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(
+        r2.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r2.raw
+    );
+    assert_eq!(r2.body["items"][0]["metadata"]["name"], "hollow-node-2");
+    assert!(r2.body["metadata"].get("continue").is_none_or(|c| c == ""));
+
+    // list-nodes-fieldselector
+    let r = send(
+        &c,
+        "GET",
+        "/api/v1/nodes?fieldSelector=metadata.name%3Dhollow-node-1",
+        None,
+        "",
+    )
+    .await;
+    let names: Vec<&str> = r.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["hollow-node-1"]);
+
+    // table-nodes-kubectl-get
+    let r = send_with(
+        &c,
+        "GET",
+        "/api/v1/nodes?limit=2",
+        None,
+        Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json"),
+        "",
+    )
+    .await;
+    assert_eq!(r.body["kind"], "Table", "{}", r.raw);
+    assert_eq!(r.body["apiVersion"], "meta.k8s.io/v1");
+    let cols: Vec<&str> = r.body["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        cols,
+        vec![
+            "Name",
+            "Status",
+            "Roles",
+            "Age",
+            "Version",
+            "Internal-IP",
+            "External-IP",
+            "OS-Image",
+            "Kernel-Version",
+            "Container-Runtime"
+        ]
+    );
+    let cells = &r.body["rows"][0]["cells"];
+    assert_eq!(cells[0], "hollow-node-0");
+    assert_eq!(cells[1], "Ready");
+    assert_eq!(cells[2], "<none>");
+    assert_eq!(cells[4], "v1.24.10");
+    assert_eq!(cells[5], "192.0.2.2");
+    assert_eq!(r.body["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(r.body["metadata"]["remainingItemCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_and_bad_input() {
+    let m = common::start().await;
+    let c = m.client().await;
+    // unauthenticated-401: a wrong bearer token and no client certificate.
+    let kc = kube::config::Kubeconfig::from_yaml(&m.master.kubeconfig).expect("kubeconfig");
+    let mut cfg =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("cfg");
+    cfg.auth_info = kube::config::AuthInfo {
+        token: Some("wrong".to_string().into()),
+        ..Default::default()
+    };
+    let anon = kube::Client::try_from(cfg).expect("client");
+    let r = send(&anon, "GET", "/api/v1/nodes", None, "").await;
+    assert_status(&r, 401, "Unauthorized", "Unauthorized");
+    // A wrong token is refused everywhere, as the real server does.
+    let r = send(&anon, "GET", "/healthz", None, "").await;
+    assert_eq!(r.code, 401);
+    // No credentials at all: health and version are public, resources are not.
+    let kc = kube::config::Kubeconfig::from_yaml(&m.master.kubeconfig).expect("kubeconfig");
+    let mut cfg =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("cfg");
+    cfg.auth_info = kube::config::AuthInfo::default();
+    let nobody = kube::Client::try_from(cfg).expect("client");
+    let r = send(&nobody, "GET", "/healthz", None, "").await;
+    assert_eq!((r.code, r.raw.as_str()), (200, "ok"));
+    let r = send(&nobody, "GET", "/version", None, "").await;
+    assert_eq!(r.code, 200);
+    assert!(r.body["gitVersion"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("v1.24")));
+    let r = send(&nobody, "GET", "/api/v1/namespaces", None, "").await;
+    assert_status(&r, 401, "Unauthorized", "Unauthorized");
+    let r = send(&nobody, "GET", "/metrics", None, "").await;
+    assert_eq!(r.code, 401);
+
+    // Oversized body.
+    let big = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{}"}}}}"#,
+        "x".repeat(3 * 1024 * 1024 + 10)
+    );
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        JSON,
+        &big,
+    )
+    .await;
+    assert_eq!(r.code, 413, "{}", &r.raw[..r.raw.len().min(300)]);
+    assert_eq!(r.body["reason"], "RequestEntityTooLarge");
+    // Server-side apply is refused clearly.
+    let r = send(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/x?fieldManager=me",
+        Some("application/apply-patch+yaml"),
+        "{}",
+    )
+    .await;
+    assert_eq!(r.code, 415, "{}", r.raw);
+    assert!(r.body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("server-side apply")));
+    // A wrong path shape.
+    let r = send(&c, "GET", "/api/v1/namespaces/default/pods/a/b/c", None, "").await;
+    assert_eq!(r.code, 404);
+    // An unparsable limit.
+    let r = send(&c, "GET", "/api/v1/pods?limit=abc", None, "").await;
+    assert_eq!(
+        (r.code, r.body["reason"].as_str()),
+        (400, Some("BadRequest"))
+    );
+    // A non-object body.
+    let r = send(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        JSON,
+        "[1,2]",
+    )
+    .await;
+    assert_eq!(r.code, 400, "{}", r.raw);
+    // Nothing above changed stored state.
+    let r = send(&c, "GET", "/api/v1/namespaces/default/configmaps", None, "").await;
+    assert_eq!(
+        r.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        r.raw
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_from_a_compacted_version_is_410_expired() {
+    let m = common::start_with(|c| c.history_capacity = 5).await;
+    let c = m.client().await;
+    for i in 0..20 {
+        let body =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("c{i}")}})
+                .to_string();
+        assert_eq!(
+            send(
+                &c,
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                JSON,
+                &body
+            )
+            .await
+            .code,
+            201
+        );
+    }
+    let r = send(
+        &c,
+        "GET",
+        "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=2&timeoutSeconds=1",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(r.code, 200);
+    let first: Value =
+        serde_json::from_str(r.raw.lines().next().expect("one event")).expect("json");
+    assert_eq!(first["type"], "ERROR");
+    assert_eq!(first["object"]["code"], 410);
+    assert_eq!(first["object"]["reason"], "Expired");
+    assert!(
+        first["object"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("too old resource version: 2 (")),
+        "{first}"
+    );
+}
