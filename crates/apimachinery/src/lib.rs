@@ -3,6 +3,7 @@
 
 pub mod fields;
 pub mod patch;
+pub mod protobuf;
 pub mod quantity;
 pub mod registry;
 pub mod selector;

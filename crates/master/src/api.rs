@@ -225,11 +225,7 @@ pub fn decode_body(
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             serde_yaml::from_slice::<Value>(body).map_err(|e| e.to_string())
         }
-        "application/vnd.kubernetes.protobuf" => {
-            return Err(ApiError::unsupported_media_type(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (protobuf is not supported by the embedded master)",
-            ))
-        }
+        "application/vnd.kubernetes.protobuf" => apimachinery::protobuf::decode(body).map_err(|e| e.to_string()),
         other => {
             return Err(ApiError::unsupported_media_type(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {other:?}"

@@ -104,6 +104,8 @@ impl RunningMaster {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+        // Ends open watches and waits until accepted writes are on disk.
+        self.api.store.close().await;
     }
 
     /// Waits until the server stops (it runs until shutdown).

@@ -563,3 +563,79 @@ async fn watch_from_a_compacted_version_is_410_expired() {
         "{first}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_use_the_real_names_and_count_per_client() {
+    let m = common::start().await;
+    let c = m.client().await;
+    for _ in 0..3 {
+        assert_eq!(
+            send(&c, "GET", "/api/v1/namespaces/default", None, "")
+                .await
+                .code,
+            200
+        );
+    }
+    let body =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m"}}).to_string();
+    assert_eq!(
+        send(
+            &c,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            JSON,
+            &body
+        )
+        .await
+        .code,
+        201
+    );
+    assert_eq!(
+        send(&c, "GET", "/api/v1/namespaces/default/pods/none", None, "")
+            .await
+            .code,
+        404
+    );
+    let r = send(&c, "GET", "/metrics", None, "").await;
+    assert_eq!(r.code, 200);
+    let text = r.raw;
+    let has = |needle: &str| text.lines().any(|l| l.contains(needle));
+    assert!(
+        has(
+            r#"apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="namespaces",scope="resource",subresource="",verb="GET",version="v1"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(has(
+        r#"apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1"} 1"#
+    ));
+    assert!(has(
+        r#"apiserver_request_total{code="404",component="apiserver",dry_run="",group="",resource="pods",scope="resource""#
+    ));
+    assert!(has(
+        r#"apiserver_request_duration_seconds_bucket{component="apiserver",dry_run="",group="",resource="namespaces",scope="resource",subresource="",verb="GET",version="v1",le="0.005"}"#
+    ));
+    assert!(has(
+        "apiserver_current_inflight_requests{request_kind=\"readOnly\"}"
+    ));
+    assert!(has("# TYPE apiserver_longrunning_requests gauge"));
+    assert!(
+        has(r#"apiserver_storage_objects{resource="namespaces"} 4"#),
+        "{text}"
+    );
+    assert!(has("process_cpu_seconds_total "));
+    assert!(has("process_resident_memory_bytes "));
+    // Per-client counts name the admin user and the kube-rs user agent.
+    let client_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("kubemark_apiserver_client_requests_total")
+                && l.contains(r#"resource="namespaces""#)
+        })
+        .expect("per-client line");
+    assert!(
+        client_line.contains(r#"user="kubernetes-admin""#),
+        "{client_line}"
+    );
+    assert!(client_line.ends_with(" 3"), "{client_line}");
+}
