@@ -639,3 +639,133 @@ async fn metrics_use_the_real_names_and_count_per_client() {
     );
     assert!(client_line.ends_with(" 3"), "{client_line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_identities_may_only_change_their_own_objects() {
+    let m = common::start().await;
+    let admin = m.client().await;
+    let (cert, key) = m
+        .master
+        .pki
+        .issue_client_cert("system:node:n1", &["system:nodes"])
+        .expect("node cert");
+    let kc = m
+        .master
+        .pki
+        .kubeconfig(&m.master.url, "kubemark", "system:node:n1", &cert, &key);
+    let kc = kube::config::Kubeconfig::from_yaml(&kc).expect("kubeconfig");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("cfg");
+    let node = kube::Client::try_from(cfg).expect("client");
+    // A kubelet registers its own Node, not another one.
+    assert_eq!(
+        send(&node, "POST", "/api/v1/nodes", JSON, &node_body("n1"))
+            .await
+            .code,
+        201
+    );
+    let r = send(&node, "POST", "/api/v1/nodes", JSON, &node_body("n2")).await;
+    assert_eq!(
+        (r.code, r.body["reason"].as_str()),
+        (403, Some("Forbidden")),
+        "{}",
+        r.raw
+    );
+    assert_eq!(
+        send(&admin, "POST", "/api/v1/nodes", JSON, &node_body("n2"))
+            .await
+            .code,
+        201
+    );
+    let patch =
+        r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady"}]}}"#;
+    let sm = Some("application/strategic-merge-patch+json");
+    assert_eq!(
+        send(&node, "PATCH", "/api/v1/nodes/n1/status", sm, patch)
+            .await
+            .code,
+        200
+    );
+    let r = send(&node, "PATCH", "/api/v1/nodes/n2/status", sm, patch).await;
+    assert_eq!(r.code, 403, "{}", r.raw);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nodes \"n2\" is forbidden")),
+        "{}",
+        r.raw
+    );
+    // Pods: only those bound to it.
+    for (name, node_name) in [("mine", "n1"), ("theirs", "n2")] {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": node_name, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]}});
+        assert_eq!(
+            send(
+                &admin,
+                "POST",
+                "/api/v1/namespaces/default/pods",
+                JSON,
+                &pod.to_string()
+            )
+            .await
+            .code,
+            201
+        );
+    }
+    let status = r#"{"status":{"phase":"Running"}}"#;
+    let r = send(
+        &node,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/mine/status",
+        sm,
+        status,
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.raw);
+    let r = send(
+        &node,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/theirs/status",
+        sm,
+        status,
+    )
+    .await;
+    assert_eq!(r.code, 403, "{}", r.raw);
+    // Its lease, in kube-node-lease only.
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"},
+        "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}});
+    let r = send(
+        &node,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+        JSON,
+        &lease.to_string(),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.raw);
+    let r = send(
+        &node,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        JSON,
+        &lease.to_string(),
+    )
+    .await;
+    assert_eq!(r.code, 403, "{}", r.raw);
+    // Reads are allowed; deleting namespaces is not.
+    assert_eq!(
+        send(&node, "GET", "/api/v1/services", None, "").await.code,
+        200
+    );
+    assert_eq!(
+        send(&node, "DELETE", "/api/v1/namespaces/default", None, "")
+            .await
+            .code,
+        403
+    );
+}
+
+fn node_body(name: &str) -> String {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}).to_string()
+}
