@@ -1069,6 +1069,15 @@ impl ApiServer {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<(u16, Value), ApiError> {
+        // NamespaceLifecycle admission protects the system namespaces.
+        if r.info.kind == "Namespace" && matches!(name, "default" | "kube-system" | "kube-public") {
+            return Err(ApiError::forbidden(
+                "",
+                "namespaces",
+                name,
+                "this namespace may not be deleted",
+            ));
+        }
         let storage = r.info.storage_name();
         let key = key_of(r, name);
         let info = r.info;

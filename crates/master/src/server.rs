@@ -93,6 +93,7 @@ pub struct RunningMaster {
     pub pki: Arc<Pki>,
     pub metrics: Arc<Metrics>,
     pub api: Arc<ApiServer>,
+    extra_metrics: Arc<parking_lot::RwLock<Vec<MetricsSource>>>,
     shutdown: tokio_watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -106,6 +107,11 @@ impl RunningMaster {
         }
         // Ends open watches and waits until accepted writes are on disk.
         self.api.store.close().await;
+    }
+
+    /// Adds metrics of another in-process component to `/metrics`.
+    pub fn add_metrics_source(&self, source: MetricsSource) {
+        self.extra_metrics.write().push(source);
     }
 
     /// Waits until the server stops (it runs until shutdown).
@@ -122,11 +128,16 @@ impl Drop for RunningMaster {
     }
 }
 
+/// Something else in this process whose metrics `/metrics` also serves
+/// (the embedded scheduler and controllers), rendered at scrape time.
+pub type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
+
 struct Shared {
     api: Arc<ApiServer>,
     metrics: Arc<Metrics>,
     authn: Authenticator,
     server_address: String,
+    extra_metrics: Arc<parking_lot::RwLock<Vec<MetricsSource>>>,
 }
 
 /// Starts the master and returns once it accepts connections.
@@ -183,11 +194,13 @@ pub async fn start(config: MasterConfig) -> Result<RunningMaster, MasterError> {
     Pki::write_kubeconfig(&kubeconfig_path, &kubeconfig)?;
     let metrics = Arc::new(Metrics::new());
     let tls = pki.server_tls_config()?;
+    let extra_metrics = Arc::new(parking_lot::RwLock::new(Vec::new()));
     let shared = Arc::new(Shared {
         api: api.clone(),
         metrics: metrics.clone(),
         authn,
         server_address: addr.to_string(),
+        extra_metrics: extra_metrics.clone(),
     });
     let (shutdown, shutdown_rx) = tokio_watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, tls, shared, shutdown_rx));
@@ -201,6 +214,7 @@ pub async fn start(config: MasterConfig) -> Result<RunningMaster, MasterError> {
         pki,
         metrics,
         api,
+        extra_metrics,
         shutdown,
         task: Some(task),
     })
@@ -600,7 +614,10 @@ fn non_resource(shared: &Shared, path: &str, req: &Request<Incoming>) -> Respons
         "/apis" => json_response(200, &discovery::api_group_list()),
         "/metrics" => {
             let counts = shared.api.store.counts();
-            let text = shared.metrics.render(&counts, ProcessStats::read());
+            let mut text = shared.metrics.render(&counts, ProcessStats::read());
+            for source in shared.extra_metrics.read().iter() {
+                text.push_str(&source());
+            }
             respond(
                 200,
                 "text/plain; version=0.0.4; charset=utf-8",

@@ -80,6 +80,10 @@ async fn kubectl_create_get_describe_and_delete() {
     assert!(!gone.status.success());
     let err = String::from_utf8_lossy(&gone.stderr);
     assert!(err.contains("configmaps \"cm1\" not found"), "{err}");
+    let protected = m.kubectl(&["delete", "namespace", "default"]).await;
+    assert!(!protected.status.success());
+    let err = String::from_utf8_lossy(&protected.stderr);
+    assert!(err.contains("this namespace may not be deleted"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
