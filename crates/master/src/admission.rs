@@ -286,8 +286,58 @@ pub fn tracks_generation(info: &ResourceInfo) -> bool {
     ) || info.group == "storage.k8s.io"
 }
 
+/// Kinds whose Go type has a non-pointer `spec`, which the real server
+/// always serializes (at least as `{}`).
+fn has_spec(info: &ResourceInfo) -> bool {
+    matches!(
+        info.kind,
+        "Pod"
+            | "Node"
+            | "Namespace"
+            | "Service"
+            | "ReplicationController"
+            | "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "Lease"
+            | "CSIDriver"
+            | "CSINode"
+    )
+}
+
+/// Defaults that every write gets (the real server defaults on update and
+/// patch too): spec fields and pod templates. Idempotent; never touches
+/// status.
+pub fn default_on_update(info: &ResourceInfo, obj: &mut Value) {
+    if has_spec(info) {
+        set_default(obj, "spec", json!({}));
+    }
+    match (info.group, info.kind) {
+        ("", "Secret") => set_default(obj, "type", json!("Opaque")),
+        ("apps", "Deployment") => {
+            let spec = child(obj, "spec");
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(spec, "progressDeadlineSeconds", json!(600));
+            default_rolling(spec, "strategy", json!("25%"), json!("25%"));
+            default_template(obj);
+        }
+        ("apps", "ReplicaSet" | "StatefulSet") | ("", "ReplicationController") => {
+            set_default(child(obj, "spec"), "replicas", json!(1));
+            default_template(obj);
+        }
+        ("apps", "DaemonSet") | ("batch", "Job") => default_template(obj),
+        _ => {}
+    }
+}
+
 /// Create-time defaulting and admission. `now` is RFC 3339.
 pub fn default_on_create(info: &ResourceInfo, obj: &mut Value) {
+    if has_spec(info) {
+        set_default(obj, "spec", json!({}));
+    }
     match (info.group, info.kind) {
         ("", "Pod") => {
             let spec = child(obj, "spec");
@@ -998,6 +1048,25 @@ mod tests {
         assert!(validate_update(pods, &image, &old).is_empty());
         let other = json!({"spec": {"containers": [{"name": "d", "image": "a"}], "nodeName": ""}});
         assert_eq!(validate_update(pods, &other, &old).len(), 1);
+    }
+
+    #[test]
+    fn updates_are_defaulted_like_creates() {
+        let d = info("apps", "deployments");
+        let mut patched = json!({"metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i:1"}]}}}});
+        default_on_update(d, &mut patched);
+        assert_eq!(patched["spec"]["replicas"], 1);
+        assert_eq!(
+            patched["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+            "IfNotPresent"
+        );
+        assert_eq!(
+            patched["spec"]["template"]["spec"]["restartPolicy"],
+            "Always"
+        );
+        let mut node = json!({"metadata": {"name": "n"}});
+        default_on_create(info("", "nodes"), &mut node);
+        assert_eq!(node["spec"], json!({}));
     }
 
     #[test]

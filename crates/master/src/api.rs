@@ -962,6 +962,7 @@ impl ApiServer {
                 }
             }
             admission::prepare_update(r.info, subresource, &mut new, &old);
+            admission::default_on_update(r.info, &mut new);
             if subresource == "finalize" {
                 if let (Some(f), Some(spec)) = (
                     new.pointer("/spec/finalizers").cloned(),
