@@ -59,6 +59,15 @@ struct MasterArgs {
     /// Watch events kept per resource so that clients can resume watches.
     #[arg(long, default_value_t = 10_000)]
     watch_history: usize,
+    /// Control loops to run, kube-controller-manager style, plus `scheduler`:
+    /// `*` (all), `*,-scheduler` (bring your own scheduler),
+    /// `deployment,replicaset`, or `` (API server only).
+    #[arg(long, default_value = "*")]
+    controllers: String,
+    /// A node whose Lease is not renewed for this many seconds turns
+    /// Ready=Unknown and gets the unreachable taint.
+    #[arg(long, default_value_t = 40)]
+    node_monitor_grace_period: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -109,9 +118,12 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
     config.extra_sans = args.tls_sans;
     config.token_auth_file = args.token_auth_file;
     config.history_capacity = args.watch_history;
-    let running = master::server::start(config)
-        .await
-        .context("starting the master")?;
+    let mut plane = cluster::ControlPlaneConfig::new(config);
+    plane.controllers = args.controllers.clone();
+    plane.node_monitor_grace_period =
+        std::time::Duration::from_secs(args.node_monitor_grace_period.max(1));
+    let control_plane = cluster::start(plane).await.context("starting the master")?;
+    let running = &control_plane.master;
     for w in &running.recovery_warnings {
         eprintln!("warning: {w}");
     }
@@ -125,12 +137,20 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
             ""
         }
     );
+    println!(
+        "control loops: {}",
+        if args.controllers.trim().is_empty() {
+            "none (API server only)".to_string()
+        } else {
+            args.controllers.clone()
+        }
+    );
     println!("To use it:");
     println!("  export KUBECONFIG={}", running.kubeconfig_path.display());
     println!("  kubectl get nodes");
     wait_for_signal().await;
     eprintln!("shutting down");
-    running.shutdown().await;
+    control_plane.shutdown().await;
     Ok(())
 }
 
