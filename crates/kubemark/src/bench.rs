@@ -401,3 +401,130 @@ pub async fn run(args: ApiServerBenchArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SchedulerBenchArgs {
+    /// Node counts for the scheduling-loop throughput.
+    #[arg(long, value_delimiter = ',', default_values_t = [100usize, 1000])]
+    pub nodes: Vec<usize>,
+    /// Pods scheduled per throughput measurement.
+    #[arg(long, default_value_t = 20_000)]
+    pub pods: usize,
+    /// Replicas of the end-to-end Deployment (on the largest node count).
+    #[arg(long, default_value_t = 30_000)]
+    pub replicas: usize,
+}
+
+/// Scheduler throughput: the filter/score/assume loop alone, then a whole
+/// Deployment through the embedded control plane (API server, controllers,
+/// scheduler over loopback HTTPS) until every pod is bound.
+pub async fn scheduler(args: SchedulerBenchArgs) -> anyhow::Result<()> {
+    if args.nodes.is_empty() || args.nodes.contains(&0) || args.pods == 0 {
+        bail!("--nodes and --pods must be positive");
+    }
+    println!("kubemark scheduler benchmark");
+    for &n in &args.nodes {
+        let pods = args.pods;
+        let r =
+            tokio::task::spawn_blocking(move || scheduler::bench_schedule_report(n, pods)).await?;
+        println!(
+            "scheduling loop, {:>5} nodes: {:>9.0} pods/s ({} scheduled in {:.2} s)",
+            r.nodes, r.pods_per_second, r.scheduled, r.seconds
+        );
+    }
+    let nodes = args.nodes.iter().copied().max().unwrap_or(1000);
+    let dir = tempfile::tempdir()?;
+    let mut m = master::server::MasterConfig::new(dir.path().join("data"));
+    m.listen = "127.0.0.1:0".parse()?;
+    m.ephemeral = true;
+    let cp = cluster::start(cluster::ControlPlaneConfig::new(m)).await?;
+    let target = Target::from_kubeconfig(&cp.master.kubeconfig)?;
+    let mut c = target.connect().await?;
+    let per_node = args.replicas.div_ceil(nodes) + 10;
+    for i in 0..nodes {
+        let node = serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": format!("bench-node-{i}")},
+            "status": {"capacity": {"cpu": "32", "memory": "128Gi", "pods": per_node.to_string()},
+                       "allocatable": {"cpu": "32", "memory": "128Gi", "pods": per_node.to_string()},
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}]}});
+        expect(
+            &mut c,
+            "POST",
+            "/api/v1/nodes",
+            Some("application/json"),
+            node.to_string(),
+            201,
+        )
+        .await?;
+    }
+    let deployment = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bench"},
+        "spec": {"replicas": args.replicas, "selector": {"matchLabels": {"app": "bench"}},
+                 "template": {"metadata": {"labels": {"app": "bench"}},
+                              "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9",
+                                       "resources": {"requests": {"cpu": "1m", "memory": "10M"}}}]}}}});
+    let started = Instant::now();
+    expect(
+        &mut c,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        Some("application/json"),
+        deployment.to_string(),
+        201,
+    )
+    .await?;
+    let mut last_bound = 0usize;
+    let mut last_t = Instant::now();
+    let mut peak = 0.0f64;
+    let mut first_bound_at = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The scheduler's own counter is cheap to read; the final count is
+        // checked against the pods themselves below.
+        let body = expect(&mut c, "GET", "/metrics", None, String::new(), 200).await?;
+        let text = String::from_utf8_lossy(&body);
+        let bound = text
+            .lines()
+            .find(|l| {
+                l.starts_with("scheduler_schedule_attempts_total{")
+                    && l.contains("result=\"scheduled\"")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0) as usize;
+        if bound > 0 && first_bound_at.is_none() {
+            first_bound_at = Some(started.elapsed());
+        }
+        let dt = last_t.elapsed().as_secs_f64();
+        peak = peak.max((bound - last_bound.min(bound)) as f64 / dt);
+        last_bound = bound;
+        last_t = Instant::now();
+        if bound >= args.replicas {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("only {bound} of {} pods bound after 600 s", args.replicas);
+        }
+    }
+    let total = started.elapsed().as_secs_f64();
+    let body = expect(
+        &mut c,
+        "GET",
+        "/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName%3D",
+        None,
+        String::new(),
+        200,
+    )
+    .await?;
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let unbound = v["items"].as_array().map(Vec::len).unwrap_or(0);
+    if unbound > 0 {
+        bail!("{unbound} pods are still unbound although the scheduler counted them scheduled");
+    }
+    println!(
+        "Deployment of {} replicas on {nodes} nodes: all pods bound {total:.1} s after create ({:.0} pods/s overall, peak {peak:.0} pods/s over 0.5 s; first bind after {:.2} s)",
+        args.replicas,
+        args.replicas as f64 / total,
+        first_bound_at.map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    );
+    cp.shutdown().await;
+    Ok(())
+}
