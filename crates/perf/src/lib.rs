@@ -1,0 +1,207 @@
+//! Density and Load tests, SLO measurements, artifacts.
+//!
+//! `kubemark run density|load` follows ClusterLoader2's density and load
+//! configs (see [`plan`] for how they are scaled to small clusters)
+//! against either an explicit `--kubeconfig` or an ephemeral embedded
+//! master started as a child process, with hollow nodes in this process.
+//! While the test runs it records pod startup times (one pod watch), the
+//! master's `/metrics` at start and end, scheduling progress every second
+//! and the master's CPU and memory every `--usage-interval`; afterwards
+//! the pure [`measure`] modules turn these into ClusterLoader2-style
+//! summaries and SLO verdicts, written as perfdash JSON, `junit.xml` and
+//! `run.json` (see [`artifacts`]).
+//!
+//! Library entry points: [`run`] (the command), [`run_with`] (any
+//! connected [`Target`], e.g. an in-process `cluster::ControlPlane` in
+//! tests) and [`bench_density`].
+
+pub mod args;
+pub mod artifacts;
+mod bench;
+pub mod exec;
+pub mod fleet;
+pub mod histogram;
+pub mod measure;
+pub mod objects;
+pub mod plan;
+pub mod progress;
+pub mod prom;
+pub mod report;
+pub mod runner;
+pub mod slo;
+pub mod stats;
+pub mod target;
+pub mod tracker;
+pub mod usage;
+
+pub use args::{BenchArgs, RunArgs, TestKind};
+pub use bench::{bench_density, BenchResult};
+pub use runner::{run_with, RunOptions, RunOutcome};
+pub use target::{MasterKind, MasterProcess, Target};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PerfError {
+    #[error("invalid parameters: {0}")]
+    Args(#[from] args::ArgsError),
+    #[error("kubeconfig {path}: {reason}")]
+    Kubeconfig { path: String, reason: String },
+    #[error("cannot reach the master at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("embedded master: {0}")]
+    Master(String),
+    #[error("hollow nodes: {0}")]
+    Hollow(String),
+    #[error("{what}: {reason}")]
+    Api { what: String, reason: String },
+    #[error("the cluster has no Ready schedulable nodes; pass --nodes N to start N hollow nodes against it")]
+    NoNodes,
+    #[error("interrupted")]
+    Interrupted,
+    #[error(transparent)]
+    Artifact(#[from] artifacts::ArtifactError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PerfError {
+    /// 2 for bad parameters, 130 after Ctrl-C, 4 for anything else
+    /// (see [`RunOutcome::exit_code`] for finished runs).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            PerfError::Args(_) => 2,
+            PerfError::Interrupted => 130,
+            _ => 4,
+        }
+    }
+}
+
+/// `./artifacts/<test>-<timestamp>`.
+pub fn default_artifacts_dir(test: TestKind, unix: f64) -> PathBuf {
+    PathBuf::from("artifacts").join(format!("{test}-{}", stats::compact_timestamp(unix)))
+}
+
+/// Prints the plan without touching any cluster.
+pub fn dry_run(args: &RunArgs) -> Result<RunOutcome, PerfError> {
+    args.validate()?;
+    let nodes = args.nodes.unwrap_or(args::DEFAULT_NODES);
+    println!("Dry run: nothing will be created.");
+    match (&args.kubeconfig, args.nodes) {
+        (None, _) => println!("Cluster: an ephemeral embedded master with {nodes} hollow nodes"),
+        (Some(k), Some(_)) => println!("Cluster: {} with {nodes} hollow nodes started for the run", k.display()),
+        (Some(k), None) => println!(
+            "Cluster: {} (planning for {nodes} nodes; the real run sizes itself by the cluster's Ready nodes, pass --nodes to plan another size)",
+            k.display()
+        ),
+    }
+    let plan = plan::build(args, nodes, "dryrun", args.seed.unwrap_or(0));
+    print!("{}", plan.describe());
+    Ok(RunOutcome {
+        test: args.test,
+        passed: true,
+        dry_run: true,
+        artifacts_dir: None,
+        checks: Vec::new(),
+        phases: Vec::new(),
+        timed_out: None,
+        nodes,
+        saturation_pods: plan.saturation_pods(),
+        saturation_seconds: None,
+        pod_startup_p99_ms: None,
+        watch_startup_p99_ms: None,
+        objects: Default::default(),
+    })
+}
+
+/// Cancels `cancel` on Ctrl-C (or SIGTERM); a second one exits at once,
+/// killing the child master (`pid`) first.
+fn install_interrupt(
+    cancel: tokio_util::sync::CancellationToken,
+    pid: Arc<parking_lot::Mutex<Option<u32>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let signal = || async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    },
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        };
+        signal().await;
+        eprintln!("\ninterrupted: stopping the run, cleaning up and writing what was measured (interrupt again to quit at once)");
+        cancel.cancel();
+        signal().await;
+        if let Some(p) = *pid.lock() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &p.to_string()])
+                .status();
+        }
+        std::process::exit(130);
+    })
+}
+
+/// `kubemark run density|load`.
+pub async fn run(args: RunArgs) -> Result<RunOutcome, PerfError> {
+    args.validate()?;
+    if args.dry_run {
+        return dry_run(&args);
+    }
+    let dir = args
+        .artifacts
+        .clone()
+        .unwrap_or_else(|| default_artifacts_dir(args.test, stats::now_unix()));
+    std::fs::create_dir_all(&dir).map_err(|source| PerfError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let opts = RunOptions::new(dir.clone());
+    let pid = Arc::new(parking_lot::Mutex::new(None));
+    let interrupt = install_interrupt(opts.cancel.clone(), pid.clone());
+    let result = match &args.kubeconfig {
+        Some(path) => match Target::from_kubeconfig_file(path).await {
+            Ok(target) => run_with(&args, target, opts).await,
+            Err(e) => Err(e),
+        },
+        None => {
+            println!(
+                "Starting an ephemeral embedded master (log: {})...",
+                dir.join("master.log").display()
+            );
+            let master = MasterProcess::spawn(&dir.join("master.log")).await;
+            match master {
+                Err(e) => Err(e),
+                Ok(master) => {
+                    *pid.lock() = Some(master.pid);
+                    let r = match Target::child(&master).await {
+                        Ok(target) => run_with(&args, target, opts).await,
+                        Err(e) => Err(e),
+                    };
+                    println!("Stopping the embedded master...");
+                    master.shutdown().await;
+                    *pid.lock() = None;
+                    r
+                }
+            }
+        }
+    };
+    interrupt.abort();
+    result
+}

@@ -1,0 +1,152 @@
+//! ResourceUsageSummary: CPU (cores) and resident memory of each master
+//! component, sampled periodically, summarised by percentile 50/90/99/100.
+//!
+//! Samples come from `/proc/<pid>/stat` and `/proc/<pid>/status` for local
+//! processes, or from the `process_cpu_seconds_total` /
+//! `process_resident_memory_bytes` metrics of a remote component.
+
+use crate::prom::Scrape;
+use crate::stats;
+use serde::Serialize;
+
+/// One reading: wall time (s), cumulative CPU seconds, resident bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct UsageSample {
+    pub at: f64,
+    pub cpu_seconds: f64,
+    pub rss_bytes: f64,
+}
+
+/// Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on Linux).
+pub const CLOCK_TICKS: f64 = 100.0;
+
+/// utime + stime of `/proc/<pid>/stat`, in seconds.
+pub fn parse_proc_stat_cpu(stat: &str) -> Option<f64> {
+    // The command name (field 2) may contain spaces and parentheses:
+    // fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')' comes field 3 (state); utime and stime are fields 14, 15.
+    let utime: f64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: f64 = fields.get(15 - 3)?.parse().ok()?;
+    Some((utime + stime) / CLOCK_TICKS)
+}
+
+/// `VmRSS` of `/proc/<pid>/status`, in bytes.
+pub fn parse_proc_status_rss(status: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut words = line["VmRSS:".len()..].split_whitespace();
+    let n: f64 = words.next()?.parse().ok()?;
+    let unit = words.next().unwrap_or("kB");
+    let factor = match unit {
+        "kB" | "KB" => 1024.0,
+        "mB" | "MB" => 1024.0 * 1024.0,
+        "B" => 1.0,
+        _ => return None,
+    };
+    Some(n * factor)
+}
+
+/// A sample from the `process_*` metrics of a scrape taken at `at`.
+pub fn sample_from_metrics(scrape: &Scrape, at: f64) -> Option<UsageSample> {
+    Some(UsageSample {
+        at,
+        cpu_seconds: scrape.first_value("process_cpu_seconds_total")?,
+        rss_bytes: scrape.first_value("process_resident_memory_bytes")?,
+    })
+}
+
+/// A component's usage over the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageSummary {
+    pub component: String,
+    /// CPU cores between consecutive samples: p50, p90, p99, p100.
+    pub cpu_cores: [f64; 4],
+    /// Resident memory in bytes: p50, p90, p99, p100.
+    pub memory_bytes: [f64; 4],
+    pub samples: usize,
+}
+
+fn four(sorted: &[f64]) -> Option<[f64; 4]> {
+    Some([
+        stats::nearest_rank(sorted, 50.0)?,
+        stats::nearest_rank(sorted, 90.0)?,
+        stats::nearest_rank(sorted, 99.0)?,
+        stats::nearest_rank(sorted, 100.0)?,
+    ])
+}
+
+/// Summarises a component's samples (in time order). `None` without at
+/// least two samples (no CPU rate can be formed).
+pub fn summarize(component: &str, samples: &[UsageSample]) -> Option<UsageSummary> {
+    let mut cpu: Vec<f64> = samples
+        .windows(2)
+        .filter(|w| w[1].at > w[0].at)
+        // A process restart makes the counter go down; skip that interval.
+        .filter(|w| w[1].cpu_seconds >= w[0].cpu_seconds)
+        .map(|w| (w[1].cpu_seconds - w[0].cpu_seconds) / (w[1].at - w[0].at))
+        .collect();
+    let mut mem: Vec<f64> = samples.iter().map(|s| s.rss_bytes).collect();
+    cpu.sort_by(f64::total_cmp);
+    mem.sort_by(f64::total_cmp);
+    Some(UsageSummary {
+        component: component.to_string(),
+        cpu_cores: four(&cpu)?,
+        memory_bytes: four(&mem)?,
+        samples: samples.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prom::parse;
+
+    #[test]
+    fn proc_files() {
+        // Field 14/15 = utime/stime in ticks; the name has spaces and ')'.
+        let stat = "4242 (kube mark) ) R 1 2 3 4 5 6 7 8 9 10 250 150 0 0 20 0 8 0 100 1000 50 0";
+        assert_eq!(parse_proc_stat_cpu(stat), Some(4.0));
+        assert_eq!(parse_proc_stat_cpu("garbage"), None);
+        assert_eq!(parse_proc_stat_cpu("1 (x) R 1 2"), None);
+        let status = "Name:\tkubemark\nVmPeak:\t  999 kB\nVmRSS:\t   2048 kB\nThreads:\t4\n";
+        assert_eq!(parse_proc_status_rss(status), Some(2048.0 * 1024.0));
+        assert_eq!(parse_proc_status_rss("Name: x\n"), None);
+    }
+
+    #[test]
+    fn summary_percentiles() {
+        let s = |at: f64, cpu: f64, mb: f64| UsageSample {
+            at,
+            cpu_seconds: cpu,
+            rss_bytes: mb * 1e6,
+        };
+        // Rates over 10 s windows: 0.5, 1.0, 0.2, 2.0 cores.
+        let samples = [
+            s(0.0, 0.0, 100.0),
+            s(10.0, 5.0, 300.0),
+            s(20.0, 15.0, 200.0),
+            s(30.0, 17.0, 400.0),
+            s(40.0, 37.0, 250.0),
+        ];
+        let u = summarize("kube-apiserver", &samples).unwrap();
+        assert_eq!(u.cpu_cores, [0.5, 2.0, 2.0, 2.0]);
+        assert_eq!(u.memory_bytes, [250e6, 400e6, 400e6, 400e6]);
+        assert_eq!(u.samples, 5);
+        assert!(summarize("x", &samples[..1]).is_none());
+        // A restart (counter going down) skips that interval only.
+        let restart = [s(0.0, 10.0, 1.0), s(10.0, 1.0, 1.0), s(20.0, 3.0, 1.0)];
+        assert_eq!(summarize("x", &restart).unwrap().cpu_cores, [0.2; 4]);
+        let scrape =
+            parse("process_cpu_seconds_total 12.5\nprocess_resident_memory_bytes 1e+08\n").unwrap();
+        assert_eq!(
+            sample_from_metrics(&scrape, 3.0),
+            Some(UsageSample {
+                at: 3.0,
+                cpu_seconds: 12.5,
+                rss_bytes: 1e8
+            })
+        );
+        assert_eq!(sample_from_metrics(&parse("x 1\n").unwrap(), 3.0), None);
+    }
+}
