@@ -34,6 +34,19 @@ pub enum HollowError {
     Signal(std::io::Error),
 }
 
+impl HollowError {
+    /// 2 for bad flags or configuration, 1 for anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HollowError::Config(_)
+            | HollowError::Kubeconfig(_)
+            | HollowError::NodeSpec(_)
+            | HollowError::Ipam(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// One failed API call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {

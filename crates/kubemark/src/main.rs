@@ -21,8 +21,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the embedded Kubernetes master (API server) in the foreground.
+    /// Run the embedded Kubernetes master (API server, scheduler and
+    /// controllers) in the foreground.
     Master(MasterArgs),
+    /// Run N hollow nodes (simulated kubelet, kube-proxy and node problem
+    /// detector) in this process against the master of a kubeconfig.
+    HollowNode(hollow::HollowNodeArgs),
+    /// Run the Density or Load test and write SLO measurements as artifacts.
+    /// Without --kubeconfig it starts an ephemeral embedded master and
+    /// --nodes (100) hollow nodes.
+    Run(perf::RunArgs),
     /// Benchmarks (print measured numbers).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -36,6 +44,9 @@ enum BenchCommand {
     /// Scheduling-loop throughput at 100 and 1,000 nodes, and the time from
     /// creating a 30,000-replica Deployment to all of its pods being bound.
     Scheduler(bench::SchedulerBenchArgs),
+    /// Density at several node counts (default 100 and 1,000), each on a
+    /// fresh embedded master: wall time, saturation pods/s, startup p99.
+    Density(perf::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -92,18 +103,38 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    // Ok(exit code) for commands that finish with a verdict; errors print
+    // and exit with their own code (2: bad flags, 130: interrupted).
+    let result: Result<u8, (anyhow::Error, u8)> = runtime.block_on(async {
+        let plain = |r: anyhow::Result<()>| r.map(|()| 0).map_err(|e| (e, 1));
         match cli.command {
-            Command::Master(args) => run_master(args).await,
-            Command::Bench(BenchCommand::ApiServer(args)) => bench::run(args).await,
-            Command::Bench(BenchCommand::Scheduler(args)) => bench::scheduler(args).await,
+            Command::Master(args) => plain(run_master(args).await),
+            Command::HollowNode(args) => hollow::run_cli(args).await.map(|()| 0).map_err(|e| {
+                let code = e.exit_code();
+                (anyhow::anyhow!(e.to_string()), code)
+            }),
+            Command::Run(args) => perf::run(args)
+                .await
+                .map(|outcome| outcome.exit_code())
+                .map_err(|e| {
+                    let code = e.exit_code();
+                    (anyhow::anyhow!(e.to_string()), code)
+                }),
+            Command::Bench(BenchCommand::Density(args)) => {
+                perf::bench_density(args).await.map(|_| 0).map_err(|e| {
+                    let code = e.exit_code();
+                    (anyhow::anyhow!(e.to_string()), code)
+                })
+            }
+            Command::Bench(BenchCommand::ApiServer(args)) => plain(bench::run(args).await),
+            Command::Bench(BenchCommand::Scheduler(args)) => plain(bench::scheduler(args).await),
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err((e, code)) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(code)
         }
     }
 }
