@@ -1,6 +1,7 @@
 //! The `kubemark` command line.
 
 mod bench;
+mod bench_hollow;
 mod h2client;
 
 use anyhow::Context as _;
@@ -26,7 +27,7 @@ enum Command {
     Master(MasterArgs),
     /// Run N hollow nodes (simulated kubelet, kube-proxy and node problem
     /// detector) in this process against the master of a kubeconfig.
-    HollowNode(hollow::HollowNodeArgs),
+    HollowNode(Box<hollow::HollowNodeArgs>),
     /// Run the Density or Load test and write SLO measurements as artifacts.
     /// Without --kubeconfig it starts an ephemeral embedded master and
     /// --nodes (100) hollow nodes.
@@ -47,6 +48,10 @@ enum BenchCommand {
     /// Density at several node counts (default 100 and 1,000), each on a
     /// fresh embedded master: wall time, saturation pods/s, startup p99.
     Density(perf::BenchArgs),
+    /// Footprint of hollow nodes in one process (default 1,000 and 5,000):
+    /// time to all Ready, RSS and CPU per node, lease renewal lateness,
+    /// against the targets and the Go kubemark.
+    Hollow(bench_hollow::HollowBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -109,7 +114,7 @@ fn main() -> std::process::ExitCode {
         let plain = |r: anyhow::Result<()>| r.map(|()| 0).map_err(|e| (e, 1));
         match cli.command {
             Command::Master(args) => plain(run_master(args).await),
-            Command::HollowNode(args) => hollow::run_cli(args).await.map(|()| 0).map_err(|e| {
+            Command::HollowNode(args) => hollow::run_cli(*args).await.map(|()| 0).map_err(|e| {
                 let code = e.exit_code();
                 (anyhow::anyhow!(e.to_string()), code)
             }),
@@ -128,6 +133,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Bench(BenchCommand::ApiServer(args)) => plain(bench::run(args).await),
             Command::Bench(BenchCommand::Scheduler(args)) => plain(bench::scheduler(args).await),
+            Command::Bench(BenchCommand::Hollow(args)) => plain(bench_hollow::run(args).await),
         }
     });
     match result {
