@@ -226,12 +226,15 @@ impl Kubelet {
         let far = Instant::now() + Duration::from_secs(3600);
         let sleep = tokio::time::sleep_until(far.into());
         tokio::pin!(sleep);
-        let mut armed = far;
+        // The deadline the sleep is set to; `None` once it fired, because a
+        // fired sleep stays ready and must be re-armed even to the same
+        // instant (else the loop spins on it).
+        let mut armed = Some(far);
         loop {
             let wake = self.next_wakeup().unwrap_or(far);
-            if wake != armed {
+            if armed != Some(wake) {
                 sleep.as_mut().reset(wake.into());
-                armed = wake;
+                armed = Some(wake);
             }
             tokio::select! {
                 biased;
@@ -242,7 +245,7 @@ impl Kubelet {
                     None => break,
                 },
                 _ = &mut sleep => {
-                    armed = far;
+                    armed = None;
                     self.on_timers();
                 }
             }
