@@ -68,6 +68,8 @@ pub struct FleetStats {
     pub lease_misses: u64,
     pub lease_lateness_p99: Duration,
     pub lease_lateness_max: Duration,
+    /// Timer wake-ups of all kubelet tasks (see `NodeStats::timer_wakeups`).
+    pub timer_wakeups: u64,
 }
 
 /// One node's numbers.
@@ -299,6 +301,7 @@ impl Fleet {
             s.proxy_endpoints += u64::from(n.proxy_endpoints.load(Ordering::Relaxed));
             s.proxy_rules += u64::from(n.proxy_rules.load(Ordering::Relaxed));
             s.problems += u64::from(n.problems.load(Ordering::Relaxed));
+            s.timer_wakeups += n.timer_wakeups.load(Ordering::Relaxed);
         }
         s.running = self
             .nodes

@@ -40,6 +40,9 @@ pub struct NodeStats {
     pub proxy_endpoints: AtomicU32,
     pub proxy_rules: AtomicU32,
     pub problems: AtomicU32,
+    /// Times the kubelet task woke for a timer: a handful per status
+    /// period; a runaway count means a timer that does not advance.
+    pub timer_wakeups: AtomicU64,
 }
 
 /// Messages to a node's task: watch events, results of its API calls,
@@ -246,6 +249,7 @@ impl Kubelet {
                 },
                 _ = &mut sleep => {
                     armed = None;
+                    self.stats.timer_wakeups.fetch_add(1, Ordering::Relaxed);
                     self.on_timers();
                 }
             }
