@@ -210,48 +210,10 @@ pub struct BenchArgs {
 /// Go-style durations: `1h30m`, `90s`, `500ms`, `2.5m`; a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
     if let Ok(secs) = s.parse::<f64>() {
         return secs_to_duration(secs, s);
     }
-    let mut total = 0.0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(format!(
-                "invalid duration {s:?}: expected a number at {rest:?}"
-            ));
-        }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            "" => return Err(format!("invalid duration {s:?}: missing unit after {n}")),
-            u => {
-                return Err(format!(
-                    "invalid duration {s:?}: unknown unit {u:?} (use h, m, s or ms)"
-                ))
-            }
-        };
-        total += n * factor;
-        rest = &rest[unit_len..];
-    }
-    secs_to_duration(total, s)
+    hollow::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn secs_to_duration(secs: f64, s: &str) -> Result<Duration, String> {
