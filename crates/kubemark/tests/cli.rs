@@ -410,6 +410,40 @@ fn hollow_node_command_joins_a_kubemark_master() {
         "{table}"
     );
 
+    // `kubemark run` against this cluster: with --kubeconfig alone it uses
+    // the Ready nodes there; with --nodes it brings its own for the run.
+    let small_run = |dir: &Path, extra: &[&str]| {
+        let o = kubemark()
+            .args(["run", "density", "--kubeconfig", &kubeconfig])
+            .args([
+                "--pods-per-node",
+                "2",
+                "--latency-pods",
+                "4",
+                "--qps",
+                "20",
+                "--usage-interval",
+                "1s",
+                "--timeout",
+                "120s",
+                "--pod-startup-threshold",
+                "60s",
+            ])
+            .args(extra)
+            .arg("--artifacts")
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        read_json(&dir.join("run.json"))
+    };
+    let existing = small_run(&tmp.path().join("a1"), &[]);
+    assert_eq!(existing["cluster"]["nodes"], 3, "{existing}");
+    assert_eq!(existing["cluster"]["hollowNodesStarted"], 0, "{existing}");
+    let brought = small_run(&tmp.path().join("a2"), &["--nodes", "2"]);
+    assert_eq!(brought["cluster"]["hollowNodesStarted"], 2, "{brought}");
+    assert_eq!(brought["verdict"], "pass", "{brought}");
+
     signal(nodes.0.id(), "TERM");
     let status = wait_timeout(&mut nodes.0, Duration::from_secs(30));
     assert!(status.success(), "{}", out.lock().unwrap());
