@@ -4,6 +4,12 @@ mod bench;
 mod bench_hollow;
 mod h2client;
 
+// glibc malloc spent about a sixth of the master's CPU under Density load
+// (searching fragmented bins); with mimalloc 1,000 nodes x 30 pods saturate
+// about 20 % faster, for about a third more RSS per hollow node.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

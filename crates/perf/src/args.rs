@@ -205,6 +205,10 @@ pub struct BenchArgs {
     /// Timeout of each phase.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Multiplex the hollow nodes onto this many connections (default:
+    /// one per kubelet and per proxy, like real nodes).
+    #[arg(long)]
+    pub shared_connections: Option<usize>,
 }
 
 /// Go-style durations: `1h30m`, `90s`, `500ms`, `2.5m`; a bare number is seconds.

@@ -83,14 +83,16 @@ pub async fn bench_density(args: BenchArgs) -> Result<Vec<BenchResult>, PerfErro
         r.latency_pods = args.latency_pods;
         r.timeout = args.timeout;
         r.artifacts = Some(base.join(format!("density-{n}-nodes")));
-        // Past a few hundred nodes, one connection per hollow kubelet costs
-        // more than the master under test: multiplex.
-        if n > 200 {
-            r.shared_connections = Some(n.div_ceil(50));
-        }
+        // Like real nodes, one connection per kubelet and per proxy unless
+        // asked to multiplex.
+        r.shared_connections = args.shared_connections;
         println!(
-            "=== Density with {n} nodes x {} pods ===",
-            args.pods_per_node
+            "=== Density with {n} nodes x {} pods ({}) ===",
+            args.pods_per_node,
+            match args.shared_connections {
+                Some(k) => format!("hollow nodes multiplexed on {k} connections"),
+                None => "one connection per hollow kubelet and proxy".into(),
+            }
         );
         let t0 = Instant::now();
         let outcome = run(r).await?;
