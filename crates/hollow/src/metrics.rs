@@ -262,7 +262,7 @@ impl Metrics {
 
     /// The text exposition, with the process gauges refreshed.
     pub fn render(&self) -> String {
-        if let Some(p) = ProcessStats::read() {
+        if let Ok(p) = procstat::sample("self") {
             self.rss_bytes.set(p.rss_bytes as i64);
             self.cpu_seconds.set(p.cpu_seconds);
         }
@@ -274,56 +274,9 @@ impl Metrics {
     }
 }
 
-/// Resident memory and CPU time of this process (Linux `/proc`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ProcessStats {
-    pub rss_bytes: u64,
-    pub cpu_seconds: f64,
-}
-
-impl ProcessStats {
-    pub fn read() -> Option<ProcessStats> {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        Some(ProcessStats {
-            rss_bytes: parse_vm_rss(&status)?,
-            cpu_seconds: parse_cpu_seconds(&stat)?,
-        })
-    }
-}
-
-/// `VmRSS:   1234 kB` from `/proc/self/status`, in bytes.
-pub fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// utime + stime from `/proc/self/stat`, in seconds (USER_HZ is 100 on
-/// Linux for every architecture we run on).
-pub fn parse_cpu_seconds(stat: &str) -> Option<f64> {
-    // The command name may contain spaces: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ')' come state (field 3) ...; utime is field 14, stime 15.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_proc_files() {
-        let status = "Name:\tx\nVmPeak:\t 100 kB\nVmRSS:\t    2048 kB\n";
-        assert_eq!(parse_vm_rss(status), Some(2048 * 1024));
-        assert_eq!(parse_vm_rss("nothing"), None);
-        let stat = "1234 (my (odd) cmd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0 100 1000 200";
-        assert_eq!(parse_cpu_seconds(stat), Some(3.0));
-        assert_eq!(parse_cpu_seconds("garbage"), None);
-    }
 
     #[test]
     fn quantiles() {

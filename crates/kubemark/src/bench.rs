@@ -79,12 +79,7 @@ impl MasterProcess {
     }
 
     fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        let rest = &stat[stat.rfind(')').ok_or_else(|| anyhow!("bad stat"))? + 1..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = f.get(11).and_then(|s| s.parse().ok()).unwrap_or(0.0)
-            + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-        Ok(ticks / 100.0)
+        Ok(procstat::sample(&self.child.id().to_string())?.cpu_seconds)
     }
 }
 
@@ -97,17 +92,7 @@ impl Drop for MasterProcess {
 
 /// Resident set size of a process, from /proc/<pid>/status.
 pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or_else(|| anyhow!("no VmRSS"))?;
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("bad VmRSS"))?;
-    Ok(kb * 1024)
+    Ok(procstat::sample(&pid.to_string())?.rss_bytes)
 }
 
 fn pod_json(name: &str, node: &str) -> String {

@@ -40,8 +40,6 @@ const STREAMS_PER_NODE: usize = 8;
 /// File descriptors besides the connections (runtime, listeners, logs,
 /// the master's store): headroom for the limit check.
 const FD_MARGIN: u64 = 256;
-/// USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux.
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 /// Name of the Deployment that puts pods on the nodes (--pods-per-node).
 const DEPLOYMENT: &str = "bench-hollow";
 
@@ -113,24 +111,6 @@ fn node_count(s: &str) -> Result<usize, String> {
 
 // ---------------------------------------------------------------------
 // /proc parsing (pure)
-
-/// `VmRSS:   1234 kB` of /proc/<pid>/status, in bytes.
-pub fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kb.checked_mul(1024)
-}
-
-/// utime + stime of /proc/<pid>/stat, in seconds.
-pub fn parse_cpu_seconds(stat: &str) -> Option<f64> {
-    // The command name may hold spaces and parentheses: fields start
-    // after the last ')'; utime and stime are fields 14 and 15.
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / CLOCK_TICKS_PER_SECOND)
-}
 
 /// A resource limit: a number or unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -790,29 +770,6 @@ pub fn deployment(replicas: u64) -> Value {
 // ---------------------------------------------------------------------
 // Sampling processes
 
-#[derive(Debug, Clone, Copy)]
-struct ProcSample {
-    rss_bytes: u64,
-    cpu_seconds: f64,
-}
-
-fn sample(pid: &str) -> anyhow::Result<ProcSample> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    Ok(ProcSample {
-        rss_bytes: parse_vm_rss(&status)
-            .ok_or_else(|| anyhow!("no VmRSS in /proc/{pid}/status"))?,
-        cpu_seconds: parse_cpu_seconds(&stat)
-            .ok_or_else(|| anyhow!("cannot read the CPU time in /proc/{pid}/stat"))?,
-    })
-}
-
-fn sample_self() -> anyhow::Result<ProcSample> {
-    sample("self")
-}
-
 /// Samples this process's RSS every 250 ms, keeping the largest.
 struct PeakRss {
     peak: Arc<AtomicU64>,
@@ -825,7 +782,7 @@ impl PeakRss {
         let p = peak.clone();
         let task = tokio::spawn(async move {
             loop {
-                if let Ok(s) = sample_self() {
+                if let Ok(s) = procstat::sample("self") {
                     p.fetch_max(s.rss_bytes, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -982,8 +939,8 @@ async fn measure(
     let master_pid = master.pid.to_string();
     let renew_interval = cfg.lease_renew_interval();
 
-    let before = sample_self()?;
-    let master_start = sample(&master_pid).ok();
+    let before = procstat::sample("self")?;
+    let master_start = procstat::sample(&master_pid).ok();
     let peak = PeakRss::start();
     let t0 = Instant::now();
     let fleet = hollow::start_fleet(target.config.clone(), cfg)
@@ -1023,8 +980,9 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let ready_nodes = fleet.stats().ready;
-    let registration_cpu_seconds = (sample_self()?.cpu_seconds - before.cpu_seconds).max(0.0);
-    let master_registration_cpu_seconds = match (&master_start, sample(&master_pid)) {
+    let registration_cpu_seconds =
+        (procstat::sample("self")?.cpu_seconds - before.cpu_seconds).max(0.0);
+    let master_registration_cpu_seconds = match (&master_start, procstat::sample(&master_pid)) {
         (Some(a), Ok(b)) => Some((b.cpu_seconds - a.cpu_seconds).max(0.0)),
         _ => None,
     };
@@ -1086,8 +1044,8 @@ async fn measure(
     println!("measuring: {} s", args.seconds);
     *fleet.metrics().lateness.lock() = hollow::metrics::LatencyHist::default();
     let s0 = fleet.stats();
-    let self0 = sample_self()?;
-    let master0 = sample(&master_pid).ok();
+    let self0 = procstat::sample("self")?;
+    let master0 = procstat::sample(&master_pid).ok();
     let w0 = Instant::now();
     let window = Duration::from_secs(args.seconds);
     let mut ready_min = s0.ready;
@@ -1097,8 +1055,8 @@ async fn measure(
         ready_min = ready_min.min(fleet.stats().ready);
     }
     let s1 = fleet.stats();
-    let self1 = sample_self()?;
-    let master1 = sample(&master_pid).ok();
+    let self1 = procstat::sample("self")?;
+    let master1 = procstat::sample(&master_pid).ok();
     let window_seconds = w0.elapsed().as_secs_f64();
     let rss_peak = peak.finish(self1.rss_bytes);
 
@@ -1185,20 +1143,6 @@ mod tests {
             watches: 40_000,
             master_rss_bytes: Some(900 * 1024 * 1024),
             master_cpu_seconds: Some(30.0),
-        }
-    }
-
-    #[test]
-    fn parses_proc_files() {
-        let status = "Name:\tkubemark\nVmPeak:\t  100 kB\nVmRSS:\t    2048 kB\nThreads: 3\n";
-        assert_eq!(parse_vm_rss(status), Some(2048 * 1024));
-        for bad in ["", "VmRSS:", "VmRSS:\tlots kB", "Name: x"] {
-            assert_eq!(parse_vm_rss(bad), None, "{bad:?}");
-        }
-        let stat = "1234 (my (odd) cmd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0";
-        assert_eq!(parse_cpu_seconds(stat), Some(3.0));
-        for bad in ["garbage", "1 (x) S 1 2", "1 (x) S 1 2 3 4 5 6 7 8 9 10 u s"] {
-            assert_eq!(parse_cpu_seconds(bad), None, "{bad:?}");
         }
     }
 

@@ -302,19 +302,14 @@ fn now_unix() -> f64 {
 /// Parses `/proc/<pid>/stat` (clock ticks assumed 100 Hz, page size 4 KiB,
 /// as on Linux x86_64).
 pub fn parse_proc_stat(stat: &str, uptime_seconds: f64, now_unix: f64) -> Option<ProcessStats> {
-    // The command name may contain spaces; fields resume after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ')' the state is field 3 of the man page, so index = n - 3.
-    let utime: f64 = fields.get(14 - 3)?.parse().ok()?;
-    let stime: f64 = fields.get(15 - 3)?.parse().ok()?;
-    let starttime: f64 = fields.get(22 - 3)?.parse().ok()?;
-    let rss_pages: u64 = fields.get(24 - 3)?.parse().ok()?;
+    let fields = procstat::StatFields::parse(stat)?;
+    let starttime: u64 = fields.get(22)?;
+    let rss_pages: u64 = fields.get(24)?;
     let boot_time = now_unix - uptime_seconds;
     Some(ProcessStats {
-        cpu_seconds: (utime + stime) / 100.0,
-        resident_bytes: rss_pages * 4096,
-        start_time_seconds: boot_time + starttime / 100.0,
+        cpu_seconds: fields.cpu_seconds()?,
+        resident_bytes: rss_pages.saturating_mul(procstat::PAGE_SIZE),
+        start_time_seconds: boot_time + starttime as f64 / procstat::CLOCK_TICKS_PER_SECOND,
     })
 }
 

@@ -1,9 +1,7 @@
 //! Periodic CPU / memory samples of the master's components (the
 //! ResourceUsageSummary inputs), taken in the background during a run.
 
-use crate::measure::resource_usage::{
-    parse_proc_stat_cpu, parse_proc_status_rss, sample_from_metrics, UsageSample,
-};
+use crate::measure::resource_usage::{sample_from_metrics, UsageSample};
 use crate::prom;
 use crate::stats::now_unix;
 use crate::target::{Target, UsageSource};
@@ -25,12 +23,11 @@ pub struct UsageSampler {
 
 /// One sample of a local process.
 pub fn sample_pid(pid: u32) -> Option<UsageSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let s = procstat::sample(&pid.to_string()).ok()?;
     Some(UsageSample {
         at: now_unix(),
-        cpu_seconds: parse_proc_stat_cpu(&stat)?,
-        rss_bytes: parse_proc_status_rss(&status)?,
+        cpu_seconds: s.cpu_seconds,
+        rss_bytes: s.rss_bytes as f64,
     })
 }
 

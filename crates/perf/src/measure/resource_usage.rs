@@ -17,36 +17,6 @@ pub struct UsageSample {
     pub rss_bytes: f64,
 }
 
-/// Clock ticks per second of `/proc` CPU times (USER_HZ, 100 on Linux).
-pub const CLOCK_TICKS: f64 = 100.0;
-
-/// utime + stime of `/proc/<pid>/stat`, in seconds.
-pub fn parse_proc_stat_cpu(stat: &str) -> Option<f64> {
-    // The command name (field 2) may contain spaces and parentheses:
-    // fields resume after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ')' comes field 3 (state); utime and stime are fields 14, 15.
-    let utime: f64 = fields.get(14 - 3)?.parse().ok()?;
-    let stime: f64 = fields.get(15 - 3)?.parse().ok()?;
-    Some((utime + stime) / CLOCK_TICKS)
-}
-
-/// `VmRSS` of `/proc/<pid>/status`, in bytes.
-pub fn parse_proc_status_rss(status: &str) -> Option<f64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut words = line["VmRSS:".len()..].split_whitespace();
-    let n: f64 = words.next()?.parse().ok()?;
-    let unit = words.next().unwrap_or("kB");
-    let factor = match unit {
-        "kB" | "KB" => 1024.0,
-        "mB" | "MB" => 1024.0 * 1024.0,
-        "B" => 1.0,
-        _ => return None,
-    };
-    Some(n * factor)
-}
-
 /// A sample from the `process_*` metrics of a scrape taken at `at`.
 pub fn sample_from_metrics(scrape: &Scrape, at: f64) -> Option<UsageSample> {
     Some(UsageSample {
@@ -101,18 +71,6 @@ pub fn summarize(component: &str, samples: &[UsageSample]) -> Option<UsageSummar
 mod tests {
     use super::*;
     use crate::prom::parse;
-
-    #[test]
-    fn proc_files() {
-        // Field 14/15 = utime/stime in ticks; the name has spaces and ')'.
-        let stat = "4242 (kube mark) ) R 1 2 3 4 5 6 7 8 9 10 250 150 0 0 20 0 8 0 100 1000 50 0";
-        assert_eq!(parse_proc_stat_cpu(stat), Some(4.0));
-        assert_eq!(parse_proc_stat_cpu("garbage"), None);
-        assert_eq!(parse_proc_stat_cpu("1 (x) R 1 2"), None);
-        let status = "Name:\tkubemark\nVmPeak:\t  999 kB\nVmRSS:\t   2048 kB\nThreads:\t4\n";
-        assert_eq!(parse_proc_status_rss(status), Some(2048.0 * 1024.0));
-        assert_eq!(parse_proc_status_rss("Name: x\n"), None);
-    }
 
     #[test]
     fn summary_percentiles() {
