@@ -120,23 +120,18 @@ fn main() -> std::process::ExitCode {
         let plain = |r: anyhow::Result<()>| r.map(|()| 0).map_err(|e| (e, 1));
         match cli.command {
             Command::Master(args) => plain(run_master(args).await),
-            Command::HollowNode(args) => hollow::run_cli(*args).await.map(|()| 0).map_err(|e| {
-                let code = e.exit_code();
-                (anyhow::anyhow!(e.to_string()), code)
-            }),
+            Command::HollowNode(args) => hollow::run_cli(*args)
+                .await
+                .map(|()| 0)
+                .map_err(|e| (anyhow::anyhow!(e.to_string()), e.exit_code())),
             Command::Run(args) => perf::run(args)
                 .await
                 .map(|outcome| outcome.exit_code())
-                .map_err(|e| {
-                    let code = e.exit_code();
-                    (anyhow::anyhow!(e.to_string()), code)
-                }),
-            Command::Bench(BenchCommand::Density(args)) => {
-                perf::bench_density(args).await.map(|_| 0).map_err(|e| {
-                    let code = e.exit_code();
-                    (anyhow::anyhow!(e.to_string()), code)
-                })
-            }
+                .map_err(|e| (anyhow::anyhow!(e.to_string()), e.exit_code())),
+            Command::Bench(BenchCommand::Density(args)) => perf::bench_density(args)
+                .await
+                .map(|_| 0)
+                .map_err(|e| (anyhow::anyhow!(e.to_string()), e.exit_code())),
             Command::Bench(BenchCommand::ApiServer(args)) => plain(bench::run(args).await),
             Command::Bench(BenchCommand::Scheduler(args)) => plain(bench::scheduler(args).await),
             Command::Bench(BenchCommand::Hollow(args)) => plain(bench_hollow::run(args).await),

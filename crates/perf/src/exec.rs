@@ -332,7 +332,9 @@ impl Exec {
     }
 
     /// Runs `ops`, operation i starting `offsets[i]` seconds after the
-    /// start, with progress under `label`, until `deadline`.
+    /// start (at once where `offsets` has no entry, so `&[]` runs them all
+    /// as fast as `MAX_IN_FLIGHT` allows), with progress under `label`,
+    /// until `deadline`.
     pub async fn paced(
         &self,
         label: &str,

@@ -262,12 +262,7 @@ impl Flow<'_> {
             .map(|n| Op::Create(objects::namespace(n, self.run_id())))
             .collect();
         self.exec
-            .paced(
-                "creating namespaces",
-                &ops,
-                &vec![0.0; ops.len()],
-                self.deadline(),
-            )
+            .paced("creating namespaces", &ops, &[], self.deadline())
             .await
     }
 
@@ -438,12 +433,7 @@ impl Flow<'_> {
             .map(|s| Op::Create(objects::service(s, self.run_id())))
             .collect();
         self.exec
-            .paced(
-                "creating services",
-                &ops,
-                &vec![0.0; ops.len()],
-                self.deadline(),
-            )
+            .paced("creating services", &ops, &[], self.deadline())
             .await
     }
 
@@ -675,7 +665,7 @@ async fn delete_namespaces(
         })
         .collect();
     match exec
-        .paced("deleting namespaces", &ops, &vec![0.0; ops.len()], deadline)
+        .paced("deleting namespaces", &ops, &[], deadline)
         .await?
     {
         Outcome::Done => {}
