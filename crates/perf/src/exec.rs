@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -168,7 +169,8 @@ pub struct Exec {
     client: kube::Client,
     cancel: CancellationToken,
     mode: Mode,
-    tally: Mutex<BTreeMap<&'static str, Tally>>,
+    /// Shared with the executors made by [`Exec::with_cancel`].
+    tally: Arc<Mutex<BTreeMap<&'static str, Tally>>>,
 }
 
 fn kube_reason(e: &kube::Error) -> String {
@@ -198,7 +200,7 @@ impl Exec {
             client,
             cancel,
             mode,
-            tally: Mutex::new(BTreeMap::new()),
+            tally: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }
 
@@ -214,15 +216,14 @@ impl Exec {
         self.tally.lock().clone()
     }
 
-    /// Adds what `other` did (e.g. a cleanup run with its own token).
-    pub fn absorb(&self, other: &Exec) {
-        let theirs = other.tally();
-        let mut mine = self.tally.lock();
-        for (kind, t) in theirs {
-            let e = mine.entry(kind).or_default();
-            e.created += t.created;
-            e.updated += t.updated;
-            e.deleted += t.deleted;
+    /// The same client and tally under another cancellation token (e.g.
+    /// cleaning up after Ctrl-C cancelled the run's).
+    pub fn with_cancel(&self, cancel: CancellationToken) -> Exec {
+        Exec {
+            client: self.client.clone(),
+            cancel,
+            mode: self.mode,
+            tally: self.tally.clone(),
         }
     }
 

@@ -850,11 +850,7 @@ pub async fn run_with(
         // The ephemeral master goes away with everything in it.
     } else {
         // After Ctrl-C the run's token is cancelled: clean up with a fresh one.
-        let cleanup = Exec::new(
-            target.client.clone(),
-            CancellationToken::new(),
-            opts.progress,
-        );
+        let cleanup = exec.with_cancel(CancellationToken::new());
         let mut cleanup_phases = Vec::new();
         let r = timed(
             &mut cleanup_phases,
@@ -873,7 +869,6 @@ pub async fn run_with(
             ));
         }
         phases.extend(cleanup_phases);
-        exec.absorb(&cleanup);
     }
     tracker.stop();
     let hollow_stats = fleet.as_ref().map(|f| f.stats());
