@@ -5,7 +5,7 @@
 //! Shapes follow `tests/reference/hollow-node-object-go-kubemark.json`.
 
 use crate::ipam::Ipv4Cidr;
-use crate::pod_status::rfc3339;
+use crate::pod_status::{rfc3339, ConditionView};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -315,23 +315,12 @@ pub struct NodeSpecView {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct NodeStatusView {
-    pub conditions: Option<Vec<NodeConditionView>>,
+    pub conditions: Option<Vec<ConditionView>>,
     pub capacity: Option<BTreeMap<String, String>>,
     pub allocatable: Option<BTreeMap<String, String>>,
     pub addresses: Option<Vec<Value>>,
     pub node_info: Option<Value>,
     pub daemon_endpoints: Option<Value>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct NodeConditionView {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-    pub reason: Option<String>,
-    pub message: Option<String>,
-    pub last_transition_time: Option<String>,
 }
 
 impl NodeView {
@@ -343,7 +332,7 @@ impl NodeView {
             .map(String::as_str)
     }
 
-    pub fn condition(&self, kind: &str) -> Option<&NodeConditionView> {
+    pub fn condition(&self, kind: &str) -> Option<&ConditionView> {
         self.status
             .conditions
             .as_ref()

@@ -322,7 +322,7 @@ pub struct ServerPodMeta {
 #[serde(default, rename_all = "camelCase")]
 pub struct ServerStatus {
     pub phase: Option<String>,
-    pub conditions: Option<Vec<ServerCondition>>,
+    pub conditions: Option<Vec<ConditionView>>,
     pub container_statuses: Option<Vec<Value>>,
     pub init_container_statuses: Option<Vec<Value>>,
     #[serde(rename = "hostIP")]
@@ -333,9 +333,10 @@ pub struct ServerStatus {
     pub qos_class: Option<String>,
 }
 
+/// A condition as the server holds it, on a Pod or a Node.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct ServerCondition {
+pub struct ConditionView {
     #[serde(rename = "type")]
     pub kind: String,
     pub status: String,
