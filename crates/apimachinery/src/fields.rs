@@ -15,10 +15,16 @@
 //!    from the object. A label that is accepted but not computed (pods'
 //!    `status.podIPs`) reads as `""`, exactly as `fields.Set.Get` does.
 //!
-//! Keyed by the registry's storage name (`ResourceInfo::storage_name()`).
+//! There is no machine-readable source of either upstream, so both live in
+//! one table, `FIELD_SELECTORS`, keyed by the kinds of the registry (from
+//! their k8s-openapi types). The public functions take the registry's
+//! storage name (`ResourceInfo::storage_name()`).
 
+use k8s_openapi::api::{apps, batch, core, events};
+use k8s_openapi::Resource;
 use serde_json::Value;
 
+use crate::registry;
 use crate::selector::{go_quote, FieldSelector, SelectorError};
 
 /// How a kind's conversion function words a rejected label.
@@ -149,20 +155,78 @@ const JOBS: Rules = Rules {
     reject: Reject::Job,
 };
 
+/// Adds a kind's selectable fields beyond `metadata.name`/`.namespace`.
+type Values = fn(&Value, &mut Vec<(&'static str, String)>);
+
+/// One kind's field selector support.
+struct KindFields {
+    group: &'static str,
+    kind: &'static str,
+    rules: &'static Rules,
+    values: Values,
+}
+
+macro_rules! kind_fields {
+    ($t:ty, $rules:expr, $values:expr) => {
+        KindFields {
+            group: <$t as Resource>::GROUP,
+            kind: <$t as Resource>::KIND,
+            rules: $rules,
+            values: $values,
+        }
+    };
+}
+
+/// Every kind whose field selectors go beyond metadata, as in v1.24:
+/// acceptance from `AddFieldLabelConversionFunc` in
+/// `pkg/apis/<group>/<version>/conversion.go`, values from
+/// `GetAttrs`/`ToSelectableFields` in `pkg/registry/<group>/<resource>/strategy.go`.
+/// Every other kind accepts and computes `metadata.name` and
+/// `metadata.namespace` only.
+static FIELD_SELECTORS: &[KindFields] = &[
+    // pkg/apis/core/v1/conversion.go; pkg/registry/core/pod/strategy.go
+    kind_fields!(core::v1::Pod, &PODS, pod_values),
+    // pkg/registry/core/node/strategy.go (NodeToSelectableFields)
+    kind_fields!(core::v1::Node, &NODES, |obj, out| {
+        out.push(("spec.unschedulable", bool_at(obj, "/spec/unschedulable")));
+    }),
+    // pkg/registry/core/namespace/strategy.go (NamespaceToSelectableFields)
+    kind_fields!(core::v1::Namespace, &NAMESPACES, |obj, out| {
+        out.push(("status.phase", string_at(obj, "/status/phase")));
+    }),
+    // pkg/registry/core/secret/strategy.go (SelectableFields)
+    kind_fields!(core::v1::Secret, &SECRETS, |obj, out| {
+        out.push(("type", string_at(obj, "/type")));
+    }),
+    // pkg/registry/core/replicationcontroller/strategy.go
+    kind_fields!(
+        core::v1::ReplicationController,
+        &REPLICATION_CONTROLLERS,
+        replicas_values
+    ),
+    // pkg/registry/core/event/strategy.go (ToSelectableFields)
+    kind_fields!(core::v1::Event, &CORE_EVENTS, event_values),
+    // pkg/apis/events/v1/conversion.go: regarding.* etc. map onto the core
+    // Event fields, which the shared storage computes.
+    kind_fields!(events::v1::Event, &EVENTS_K8S_IO, event_values),
+    // pkg/apis/batch/v1/conversion.go; pkg/registry/batch/job/strategy.go
+    kind_fields!(batch::v1::Job, &JOBS, |obj, out| {
+        out.push(("status.successful", int_at(obj, "/status/succeeded")));
+    }),
+    // apps/v1 registers no field label conversion, so replicasets reject
+    // status.replicas, but pkg/registry/apps/replicaset/strategy.go computes it.
+    kind_fields!(apps::v1::ReplicaSet, &META_ONLY, replicas_values),
+];
+
+fn kind_fields(storage_name: &str) -> Option<&'static KindFields> {
+    let info = &registry::builtin_by_storage_name(storage_name)?.info;
+    FIELD_SELECTORS
+        .iter()
+        .find(|f| f.group == info.group && f.kind == info.kind)
+}
+
 fn rules(storage_name: &str) -> &'static Rules {
-    match storage_name {
-        "pods" => &PODS,
-        "nodes" => &NODES,
-        "namespaces" => &NAMESPACES,
-        "secrets" => &SECRETS,
-        "replicationcontrollers" => &REPLICATION_CONTROLLERS,
-        "events" => &CORE_EVENTS,
-        "events.events.k8s.io" => &EVENTS_K8S_IO,
-        "jobs.batch" => &JOBS,
-        // Includes every apps/v1 kind: apps/v1 registers no field label
-        // conversion, so e.g. replicasets reject status.replicas.
-        _ => &META_ONLY,
-    }
+    kind_fields(storage_name).map_or(&META_ONLY, |f| f.rules)
 }
 
 /// Every field label the real server accepts in a field selector for this
@@ -261,6 +325,80 @@ fn bool_at(obj: &Value, pointer: &str) -> String {
         .to_string()
 }
 
+fn pod_values(obj: &Value, out: &mut Vec<(&'static str, String)>) {
+    out.push(("spec.nodeName", string_at(obj, "/spec/nodeName")));
+    out.push(("spec.restartPolicy", string_at(obj, "/spec/restartPolicy")));
+    out.push(("spec.schedulerName", string_at(obj, "/spec/schedulerName")));
+    // v1 conversion falls back to the deprecated serviceAccount alias.
+    out.push((
+        "spec.serviceAccountName",
+        first_string(obj, &["/spec/serviceAccountName", "/spec/serviceAccount"]),
+    ));
+    out.push(("status.phase", string_at(obj, "/status/phase")));
+    // Internally status.podIPs[0].ip, which v1 conversion fills from
+    // podIP when both are set.
+    out.push((
+        "status.podIP",
+        first_string(obj, &["/status/podIP", "/status/podIPs/0/ip"]),
+    ));
+    out.push((
+        "status.nominatedNodeName",
+        string_at(obj, "/status/nominatedNodeName"),
+    ));
+}
+
+fn replicas_values(obj: &Value, out: &mut Vec<(&'static str, String)>) {
+    out.push(("status.replicas", int_at(obj, "/status/replicas")));
+}
+
+/// Reads both wire shapes: events.k8s.io/v1 first, then core/v1.
+fn event_values(obj: &Value, out: &mut Vec<(&'static str, String)>) {
+    let pick = |new: &str, old: &str| first_string(obj, &[new, old]);
+    out.push((
+        "involvedObject.kind",
+        pick("/regarding/kind", "/involvedObject/kind"),
+    ));
+    out.push((
+        "involvedObject.namespace",
+        pick("/regarding/namespace", "/involvedObject/namespace"),
+    ));
+    out.push((
+        "involvedObject.name",
+        pick("/regarding/name", "/involvedObject/name"),
+    ));
+    out.push((
+        "involvedObject.uid",
+        pick("/regarding/uid", "/involvedObject/uid"),
+    ));
+    out.push((
+        "involvedObject.apiVersion",
+        pick("/regarding/apiVersion", "/involvedObject/apiVersion"),
+    ));
+    out.push((
+        "involvedObject.resourceVersion",
+        pick(
+            "/regarding/resourceVersion",
+            "/involvedObject/resourceVersion",
+        ),
+    ));
+    out.push((
+        "involvedObject.fieldPath",
+        pick("/regarding/fieldPath", "/involvedObject/fieldPath"),
+    ));
+    out.push(("reason", string_at(obj, "/reason")));
+    let reporting = pick("/reportingController", "/reportingComponent");
+    // source is source.component, falling back to the reporting controller.
+    let source = first_string(obj, &["/source/component", "/deprecatedSource/component"]);
+    let source = if source.is_empty() {
+        reporting.clone()
+    } else {
+        source
+    };
+    out.push(("reportingComponent", reporting));
+    out.push(("source", source));
+    out.push(("type", string_at(obj, "/type")));
+}
+
 /// Every selectable field of `obj` with the value the real server computes,
 /// under the canonical labels (`metadata.namespace` only when namespaced).
 /// Match a selector from [`convert_field_selector`] against these.
@@ -274,84 +412,8 @@ pub fn field_values(
     if namespaced {
         out.push(("metadata.namespace", string_at(obj, "/metadata/namespace")));
     }
-    match storage_name {
-        "pods" => {
-            out.push(("spec.nodeName", string_at(obj, "/spec/nodeName")));
-            out.push(("spec.restartPolicy", string_at(obj, "/spec/restartPolicy")));
-            out.push(("spec.schedulerName", string_at(obj, "/spec/schedulerName")));
-            // v1 conversion falls back to the deprecated serviceAccount alias.
-            out.push((
-                "spec.serviceAccountName",
-                first_string(obj, &["/spec/serviceAccountName", "/spec/serviceAccount"]),
-            ));
-            out.push(("status.phase", string_at(obj, "/status/phase")));
-            // Internally status.podIPs[0].ip, which v1 conversion fills from
-            // podIP when both are set.
-            out.push((
-                "status.podIP",
-                first_string(obj, &["/status/podIP", "/status/podIPs/0/ip"]),
-            ));
-            out.push((
-                "status.nominatedNodeName",
-                string_at(obj, "/status/nominatedNodeName"),
-            ));
-        }
-        "nodes" => out.push(("spec.unschedulable", bool_at(obj, "/spec/unschedulable"))),
-        "namespaces" => out.push(("status.phase", string_at(obj, "/status/phase"))),
-        "secrets" => out.push(("type", string_at(obj, "/type"))),
-        "replicationcontrollers" | "replicasets.apps" => {
-            // ReplicaSets compute it too, though apps/v1 never accepts it.
-            out.push(("status.replicas", int_at(obj, "/status/replicas")));
-        }
-        "jobs.batch" => out.push(("status.successful", int_at(obj, "/status/succeeded"))),
-        "events" | "events.events.k8s.io" => {
-            // Read both wire shapes: events.k8s.io/v1 first, then core/v1.
-            let pick = |new: &str, old: &str| first_string(obj, &[new, old]);
-            out.push((
-                "involvedObject.kind",
-                pick("/regarding/kind", "/involvedObject/kind"),
-            ));
-            out.push((
-                "involvedObject.namespace",
-                pick("/regarding/namespace", "/involvedObject/namespace"),
-            ));
-            out.push((
-                "involvedObject.name",
-                pick("/regarding/name", "/involvedObject/name"),
-            ));
-            out.push((
-                "involvedObject.uid",
-                pick("/regarding/uid", "/involvedObject/uid"),
-            ));
-            out.push((
-                "involvedObject.apiVersion",
-                pick("/regarding/apiVersion", "/involvedObject/apiVersion"),
-            ));
-            out.push((
-                "involvedObject.resourceVersion",
-                pick(
-                    "/regarding/resourceVersion",
-                    "/involvedObject/resourceVersion",
-                ),
-            ));
-            out.push((
-                "involvedObject.fieldPath",
-                pick("/regarding/fieldPath", "/involvedObject/fieldPath"),
-            ));
-            out.push(("reason", string_at(obj, "/reason")));
-            let reporting = pick("/reportingController", "/reportingComponent");
-            // source is source.component, falling back to the reporting controller.
-            let source = first_string(obj, &["/source/component", "/deprecatedSource/component"]);
-            let source = if source.is_empty() {
-                reporting.clone()
-            } else {
-                source
-            };
-            out.push(("reportingComponent", reporting));
-            out.push(("source", source));
-            out.push(("type", string_at(obj, "/type")));
-        }
-        _ => {}
+    if let Some(f) = kind_fields(storage_name) {
+        (f.values)(obj, &mut out);
     }
     out
 }
@@ -428,6 +490,31 @@ mod tests {
         assert!(!supported_fields("namespaces").contains(&"metadata.namespace"));
         assert!(!supported_fields("replicasets.apps").contains(&"status.replicas"));
         assert!(!supported_fields("events.events.k8s.io").contains(&"involvedObject.name"));
+    }
+
+    #[test]
+    fn every_entry_names_a_v1_24_kind_once() {
+        for (i, f) in FIELD_SELECTORS.iter().enumerate() {
+            assert!(
+                registry::builtin_kind(f.group, f.kind).is_some(),
+                "{}/{} is not a kind of the registry",
+                f.group,
+                f.kind
+            );
+            assert!(
+                !FIELD_SELECTORS[..i]
+                    .iter()
+                    .any(|g| (g.group, g.kind) == (f.group, f.kind)),
+                "{}/{} listed twice",
+                f.group,
+                f.kind
+            );
+            assert!(f.rules.accepted.contains(&"metadata.name"));
+        }
+        // Looked up through the storage name.
+        assert!(kind_fields("events.events.k8s.io").is_some());
+        assert!(kind_fields("deployments.apps").is_none());
+        assert!(kind_fields("frobs.example.com").is_none());
     }
 
     #[test]

@@ -10,3 +10,6 @@ pub mod selector;
 pub mod status;
 
 pub use status::{ApiError, Cause};
+
+/// Re-exported for [`v1_24_api!`]: its type paths name this crate's copy.
+pub use k8s_openapi;

@@ -1,7 +1,27 @@
-//! Starting and stopping clusters: the embedded control plane, i.e. the API
-//! server plus the scheduler and controllers running in the same process,
-//! each talking to the API server over loopback HTTPS under its own
-//! identity, like the real components.
+//! Running clusters. The embedded control plane ([`start`]): the API
+//! server plus the scheduler and controllers in one process, each talking
+//! to the API server over loopback HTTPS under its own identity, like the
+//! real components. Named clusters: the provider API ([`provider`]) with its
+//! master providers ([`embedded`], [`local_provider`] over [`local`],
+//! [`existing`]) and hollow-node providers ([`hollow_local`],
+//! [`external_provider`] over [`external`]), the [`supervisor`] that keeps
+//! their processes running, and the cluster directory ([`state`]). The one
+//! way to run `kubemark master` as a child process is [`launcher`].
+
+pub mod embedded;
+pub mod existing;
+pub mod external;
+pub mod external_provider;
+pub mod hollow_local;
+pub mod launcher;
+pub mod local;
+pub mod local_provider;
+pub mod probe;
+pub mod process;
+pub mod provider;
+pub mod signal;
+pub mod state;
+pub mod supervisor;
 
 use master::server::{MasterConfig, RunningMaster};
 use std::collections::BTreeSet;

@@ -11,6 +11,7 @@ use crate::informer::{Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::replicaset::{api_in, count};
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync::{self, Done};
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::DaemonSet;
@@ -24,7 +25,7 @@ use kube::api::Api;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn toleration(key: &str, effect: &str) -> Toleration {
     Toleration {
@@ -445,14 +446,6 @@ fn ds_selector_matches(ds: &DaemonSet, labels: &BTreeMap<String, String>) -> boo
     })
 }
 
-#[derive(Debug, Default)]
-pub struct Done {
-    skipped_creates: usize,
-    failed_deletes: Vec<String>,
-    error: bool,
-    requeue_after: Option<Duration>,
-}
-
 impl DaemonSetController {
     fn owner_key(pod: &Pod) -> Option<String> {
         util::controller_of(&pod.metadata)
@@ -474,12 +467,7 @@ impl Reconciler for DaemonSetController {
     fn on_msg(&mut self, msg: Msg, q: &mut WorkQueue) {
         match msg {
             Msg::DaemonSet(c) => {
-                let key = util::meta_key(&c.object().metadata);
-                if matches!(c, Change::Deleted(_)) {
-                    self.expectations.delete(&key);
-                } else {
-                    q.add(key);
-                }
+                sync::owner_changed(&mut self.expectations, q, &c);
             }
             Msg::Node(c) => match &c {
                 Change::Updated { old, new } if !node_changed(old, new) => {}
@@ -487,23 +475,9 @@ impl Reconciler for DaemonSetController {
             },
             Msg::Pod(c) => {
                 let pod = c.object();
-                let pod_key = util::meta_key(&pod.metadata);
                 match Self::owner_key(pod) {
                     Some(k) => {
-                        match &c {
-                            Change::Added(p) if !util::is_deleting(&p.metadata) => {
-                                self.expectations.creation_observed(&k)
-                            }
-                            Change::Added(_) => self.expectations.deletion_observed(&k, &pod_key),
-                            Change::Updated { old, new }
-                                if util::is_deleting(&new.metadata)
-                                    && !util::is_deleting(&old.metadata) =>
-                            {
-                                self.expectations.deletion_observed(&k, &pod_key)
-                            }
-                            Change::Deleted(_) => self.expectations.deletion_observed(&k, &pod_key),
-                            _ => {}
-                        }
+                        sync::observe_pod(&mut self.expectations, &k, &c);
                         q.add(k);
                     }
                     None if util::controller_of(&pod.metadata).is_none()
@@ -590,14 +564,7 @@ impl Reconciler for DaemonSetController {
             && claim.adopt.is_empty()
             && claim.release.is_empty()
         {
-            return requeue_after.map(|d| -> BoxFuture<'static, Done> {
-                Box::pin(async move {
-                    Done {
-                        requeue_after: Some(d),
-                        ..Default::default()
-                    }
-                })
-            });
+            return sync::later(requeue_after);
         }
         let ctx = self.ctx.clone();
         let recorder = self.recorder.clone();
@@ -606,47 +573,26 @@ impl Reconciler for DaemonSetController {
         let owner_ref = util::controller_owner_ref("apps/v1", "DaemonSet", &name, &uid);
         let (adopt, release) = (claim.adopt, claim.release);
         Some(Box::pin(async move {
-            let mut done = Done {
-                requeue_after,
-                ..Default::default()
-            };
-            done.error |= actions::set_owner(&ctx, adopt, &owner_ref, true).await > 0;
-            done.error |= actions::set_owner(&ctx, release, &owner_ref, false).await > 0;
+            let mut done = Done::new(requeue_after);
+            let patch_failures = actions::set_owner(&ctx, adopt, &owner_ref, true).await
+                + actions::set_owner(&ctx, release, &owner_ref, false).await;
+            done.fail_if(patch_failures > 0, "failed to adopt or release pods");
             if !creates.is_empty() {
-                let created = actions::create_pods(&ctx, creates, &recorder, &involved).await;
-                done.skipped_creates = created.skipped;
-                done.error |= created.error.is_some();
+                done.created(actions::create_pods(&ctx, creates, &recorder, &involved).await);
             }
             if !deletes.is_empty() {
-                done.failed_deletes =
-                    actions::delete_pods(&ctx, deletes, &recorder, &involved).await;
-                done.error |= !done.failed_deletes.is_empty();
+                done.deleted(actions::delete_pods(&ctx, deletes, &recorder, &involved).await);
             }
             if let Some(st) = status_patch {
                 let api: Api<DaemonSet> = api_in(&ctx, &ns);
-                if let Err(e) = actions::patch_status(&ctx, &api, &name, st).await {
-                    done.error |= !util::is_not_found(&e);
-                }
+                done.status_patched(&actions::patch_status(&ctx, &api, &name, st).await);
             }
             done
         }))
     }
 
     fn on_done(&mut self, key: &str, done: Done, q: &mut WorkQueue) {
-        if done.skipped_creates > 0 {
-            self.expectations.lower_creations(key, done.skipped_creates);
-        }
-        for pk in &done.failed_deletes {
-            self.expectations.deletion_observed(key, pk);
-        }
-        if done.error {
-            q.add_rate_limited(key);
-        } else {
-            q.forget(key);
-        }
-        if let Some(d) = done.requeue_after {
-            q.add_after(key, d);
-        }
+        done.finish(key, &mut self.expectations, q);
     }
 }
 

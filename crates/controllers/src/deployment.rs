@@ -15,6 +15,7 @@ use crate::informer::{Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::replicaset::api_in;
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync::{self, Done};
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -966,12 +967,6 @@ impl DeploymentController {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct Done {
-    error: bool,
-    requeue_after: Option<std::time::Duration>,
-}
-
 impl Reconciler for DeploymentController {
     type Msg = Msg;
     type Done = Done;
@@ -1021,14 +1016,7 @@ impl Reconciler for DeploymentController {
             && claim.release.is_empty();
         let requeue_after = plan.requeue_after;
         if nothing {
-            return requeue_after.map(|d| -> BoxFuture<'static, Done> {
-                Box::pin(async move {
-                    Done {
-                        error: false,
-                        requeue_after: Some(d),
-                    }
-                })
-            });
+            return sync::later(requeue_after);
         }
         let ctx = self.ctx.clone();
         let recorder = self.recorder.clone();
@@ -1153,22 +1141,16 @@ impl Reconciler for DeploymentController {
                     error |= !util::is_not_found(&e);
                 }
             }
-            Done {
-                error,
-                requeue_after,
-            }
+            let mut done = Done::new(requeue_after);
+            done.fail_if(error, "failed to sync the deployment's replica sets");
+            done
         }))
     }
 
     fn on_done(&mut self, key: &str, done: Done, q: &mut WorkQueue) {
-        if done.error {
-            q.add_rate_limited(key);
-        } else {
-            q.forget(key);
-        }
-        if let Some(d) = done.requeue_after {
-            q.add_after(key, d);
-        }
+        // No expectations: the Deployment controller waits on ReplicaSet
+        // status, not on watch events of its own writes.
+        done.requeue(key, q);
     }
 }
 

@@ -7,6 +7,7 @@
 use crate::informer::{Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync;
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{
@@ -368,11 +369,7 @@ impl Reconciler for EndpointsController {
     }
 
     fn on_done(&mut self, key: &str, ok: bool, q: &mut WorkQueue) {
-        if ok {
-            q.forget(key);
-        } else {
-            q.add_rate_limited(key);
-        }
+        sync::retry_or_forget(q, key, ok);
     }
 }
 

@@ -14,6 +14,7 @@ use crate::actions;
 use crate::informer::{Cached, Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync;
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -103,6 +104,21 @@ pub enum Decision {
     RemoveOwners(Vec<String>),
     /// Delete with this propagation policy.
     Delete(&'static str),
+}
+
+/// Whether the live object `live` (a GET of the dependent) is still the
+/// cached one with the cached owners. A dependent orphaned (or re-owned)
+/// meanwhile must not be judged on stale owners: the real GC re-reads it
+/// before classifying its owners for the same reason.
+pub fn owners_unchanged(live: &serde_json::Value, uid: &str, cached: &[OwnerReference]) -> bool {
+    if live.pointer("/metadata/uid").and_then(|u| u.as_str()) != Some(uid) {
+        return false;
+    }
+    let owners: Option<Vec<OwnerReference>> = match live.pointer("/metadata/ownerReferences") {
+        None | Some(serde_json::Value::Null) => Some(Vec::new()),
+        Some(v) => serde_json::from_value(v.clone()).ok(),
+    };
+    owners.is_some_and(|o| o == cached)
 }
 
 /// Decides for an object with owners, given each owner's state.
@@ -504,6 +520,22 @@ impl GarbageCollector {
             .object_path(&obj.namespace, &obj.name);
         let ctx = self.ctx.clone();
         Some(Box::pin(async move {
+            if !unknown.is_empty() {
+                // An owner may be gone: check the dependent itself first, as
+                // its cached owners may be stale (e.g. it was orphaned just
+                // before its owner went). A changed dependent is re-queued
+                // by its own watch event.
+                let req = match http::Request::get(path.as_str()).body(Vec::new()) {
+                    Ok(req) => req,
+                    Err(_) => return false,
+                };
+                match ctx.call(ctx.client.request::<serde_json::Value>(req)).await {
+                    Ok(live) if owners_unchanged(&live, &obj.uid, &obj.owners) => {}
+                    Ok(_) => return true,
+                    Err(e) if util::is_not_found(&e) => return true,
+                    Err(_) => return false,
+                }
+            }
             let mut states = known;
             for (r, owner_path) in unknown {
                 let Some(p) = owner_path else { continue };
@@ -606,11 +638,7 @@ impl Reconciler for GarbageCollector {
     }
 
     fn on_done(&mut self, key: &str, ok: bool, q: &mut WorkQueue) {
-        if ok {
-            q.forget(key);
-        } else {
-            q.add_rate_limited(key);
-        }
+        sync::retry_or_forget(q, key, ok);
     }
 }
 
@@ -643,6 +671,60 @@ mod tests {
             owners,
             finalizers: finalizers.iter().map(|s| s.to_string()).collect(),
             deleting,
+        }
+    }
+
+    #[test]
+    fn a_dependent_is_judged_on_its_live_owners() {
+        let a = oref("a", true);
+        let live = |uid: &str, owners: serde_json::Value| json!({"metadata": {"uid": uid, "name": "p", "ownerReferences": owners}});
+        let a_json = serde_json::to_value(&a).unwrap();
+        let cases = [
+            (
+                "same owners",
+                live("p", json!([a_json.clone()])),
+                vec![a.clone()],
+                true,
+            ),
+            (
+                "orphaned meanwhile",
+                live("p", json!([])),
+                vec![a.clone()],
+                false,
+            ),
+            (
+                "no owners key",
+                json!({"metadata": {"uid": "p"}}),
+                vec![a.clone()],
+                false,
+            ),
+            (
+                "no owners either way",
+                json!({"metadata": {"uid": "p"}}),
+                vec![],
+                true,
+            ),
+            (
+                "another owner",
+                live("p", json!([serde_json::to_value(oref("b", true)).unwrap()])),
+                vec![a.clone()],
+                false,
+            ),
+            (
+                "recreated under the same name",
+                live("q", json!([a_json.clone()])),
+                vec![a.clone()],
+                false,
+            ),
+            (
+                "unreadable owners",
+                live("p", json!("x")),
+                vec![a.clone()],
+                false,
+            ),
+        ];
+        for (name, live, cached, want) in cases {
+            assert_eq!(owners_unchanged(&live, "p", &cached), want, "{name}");
         }
     }
 

@@ -12,6 +12,7 @@ use crate::informer::{Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::replicaset::{api_in, count};
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync::{self, Done};
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::batch::v1::Job;
@@ -284,14 +285,6 @@ pub(crate) fn setup(ctx: &Ctx, factory: &InformerFactory) -> Starter {
     runtime::starter(r, wiring.rx, WorkQueue::new())
 }
 
-#[derive(Debug, Default)]
-pub struct Done {
-    skipped_creates: usize,
-    failed_deletes: Vec<String>,
-    error: bool,
-    requeue_after: Option<Duration>,
-}
-
 impl Reconciler for JobController {
     type Msg = Msg;
     type Done = Done;
@@ -299,12 +292,7 @@ impl Reconciler for JobController {
     fn on_msg(&mut self, msg: Msg, q: &mut WorkQueue) {
         match msg {
             Msg::Job(c) => {
-                let key = util::meta_key(&c.object().metadata);
-                if matches!(c, Change::Deleted(_)) {
-                    self.expectations.delete(&key);
-                } else {
-                    q.add(key);
-                }
+                sync::owner_changed(&mut self.expectations, q, &c);
             }
             Msg::Pod(c) => {
                 let pod = c.object();
@@ -314,22 +302,7 @@ impl Reconciler for JobController {
                     return;
                 };
                 let k = util::key(pod.metadata.namespace.as_deref(), &r.name);
-                let pod_key = util::meta_key(&pod.metadata);
-                match &c {
-                    Change::Added(p) if !util::is_deleting(&p.metadata) => {
-                        self.expectations.creation_observed(&k)
-                    }
-                    Change::Added(_) | Change::Deleted(_) => {
-                        self.expectations.deletion_observed(&k, &pod_key)
-                    }
-                    Change::Updated { old, new }
-                        if util::is_deleting(&new.metadata)
-                            && !util::is_deleting(&old.metadata) =>
-                    {
-                        self.expectations.deletion_observed(&k, &pod_key)
-                    }
-                    _ => {}
-                }
+                sync::observe_pod(&mut self.expectations, &k, &c);
                 q.add(k);
             }
         }
@@ -403,14 +376,7 @@ impl Reconciler for JobController {
             && status_patch.is_none()
             && claim.adopt.is_empty()
         {
-            return requeue_after.map(|d| -> BoxFuture<'static, Done> {
-                Box::pin(async move {
-                    Done {
-                        requeue_after: Some(d),
-                        ..Default::default()
-                    }
-                })
-            });
+            return sync::later(requeue_after);
         }
         let ctx = self.ctx.clone();
         let recorder = self.recorder.clone();
@@ -419,25 +385,21 @@ impl Reconciler for JobController {
         let adopt = claim.adopt;
         let condition = plan.condition.clone();
         Some(Box::pin(async move {
-            let mut done = Done {
-                requeue_after,
-                ..Default::default()
-            };
-            done.error |= actions::set_owner(&ctx, adopt, &owner_ref, true).await > 0;
+            let mut done = Done::new(requeue_after);
+            let adopt_failures = actions::set_owner(&ctx, adopt, &owner_ref, true).await;
+            done.fail_if(adopt_failures > 0, "failed to adopt pods");
             if !deletes.is_empty() {
-                done.failed_deletes =
-                    actions::delete_pods(&ctx, deletes, &recorder, &involved).await;
-                done.error |= !done.failed_deletes.is_empty();
+                done.deleted(actions::delete_pods(&ctx, deletes, &recorder, &involved).await);
             }
             if !creates.is_empty() {
-                let created = actions::create_pods(&ctx, creates, &recorder, &involved).await;
-                done.skipped_creates = created.skipped;
-                done.error |= created.error.is_some();
+                done.created(actions::create_pods(&ctx, creates, &recorder, &involved).await);
             }
             if let Some(st) = status_patch {
                 let api: Api<Job> = api_in(&ctx, &ns);
-                match actions::patch_status(&ctx, &api, &name, st).await {
-                    Ok(()) => match condition {
+                let patched = actions::patch_status(&ctx, &api, &name, st).await;
+                done.status_patched(&patched);
+                if patched.is_ok() {
+                    match condition {
                         Some(c) if c.type_ == "Complete" => {
                             recorder.normal(&involved, "Completed", "Job completed")
                         }
@@ -451,8 +413,7 @@ impl Reconciler for JobController {
                             recorder.normal(&involved, "Resumed", "Job resumed")
                         }
                         _ => {}
-                    },
-                    Err(e) => done.error |= !util::is_not_found(&e),
+                    }
                 }
             }
             done
@@ -460,20 +421,7 @@ impl Reconciler for JobController {
     }
 
     fn on_done(&mut self, key: &str, done: Done, q: &mut WorkQueue) {
-        if done.skipped_creates > 0 {
-            self.expectations.lower_creations(key, done.skipped_creates);
-        }
-        for pk in &done.failed_deletes {
-            self.expectations.deletion_observed(key, pk);
-        }
-        if done.error {
-            q.add_rate_limited(key);
-        } else {
-            q.forget(key);
-        }
-        if let Some(d) = done.requeue_after {
-            q.add_after(key, d);
-        }
+        done.finish(key, &mut self.expectations, q);
     }
 }
 

@@ -28,6 +28,7 @@ pub mod rootca;
 pub mod runtime;
 pub mod serviceaccount;
 pub mod statefulset;
+pub mod sync;
 pub mod util;
 
 use std::collections::BTreeSet;

@@ -9,6 +9,7 @@ use crate::expectations::Expectations;
 use crate::informer::{Cached, Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync::{self, Done};
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -276,14 +277,6 @@ pub enum Msg<K> {
     Pod(Change<Pod>),
 }
 
-#[derive(Debug, Default)]
-pub struct Done {
-    skipped_creates: usize,
-    failed_deletes: Vec<String>,
-    error: Option<String>,
-    requeue_after: Option<Duration>,
-}
-
 pub struct ReplicaController<K: ReplicaKind> {
     ctx: Ctx,
     owners: Arc<Informer<K>>,
@@ -340,15 +333,10 @@ impl<K: ReplicaKind> ReplicaController<K> {
 
     fn on_pod(&mut self, change: Change<Pod>, q: &mut WorkQueue) {
         let pod = change.object().clone();
-        let pod_key = util::meta_key(&pod.metadata);
         match &change {
             Change::Added(_) => {
                 if let Some(k) = self.owner_key(&pod) {
-                    if util::is_deleting(&pod.metadata) {
-                        self.expectations.deletion_observed(&k, &pod_key);
-                    } else {
-                        self.expectations.creation_observed(&k);
-                    }
+                    sync::observe_pod(&mut self.expectations, &k, &change);
                     q.add(k);
                 } else if util::controller_of(&pod.metadata).is_none() {
                     for k in self.matching_owners(&pod) {
@@ -360,9 +348,7 @@ impl<K: ReplicaKind> ReplicaController<K> {
                 let new_owner = self.owner_key(new);
                 let old_owner = self.owner_key(old);
                 if let Some(k) = &new_owner {
-                    if util::is_deleting(&new.metadata) && !util::is_deleting(&old.metadata) {
-                        self.expectations.deletion_observed(k, &pod_key);
-                    }
+                    sync::observe_pod(&mut self.expectations, k, &change);
                     q.add(k.clone());
                 }
                 if let Some(k) = old_owner
@@ -381,7 +367,7 @@ impl<K: ReplicaKind> ReplicaController<K> {
             }
             Change::Deleted(_) => {
                 if let Some(k) = self.owner_key(&pod) {
-                    self.expectations.deletion_observed(&k, &pod_key);
+                    sync::observe_pod(&mut self.expectations, &k, &change);
                     q.add(k);
                 }
             }
@@ -396,12 +382,8 @@ impl<K: ReplicaKind> Reconciler for ReplicaController<K> {
     fn on_msg(&mut self, msg: Msg<K>, q: &mut WorkQueue) {
         match msg {
             Msg::Owner(c) => {
-                let key = util::meta_key(c.object().meta());
-                if matches!(c, Change::Deleted(_)) {
-                    self.expectations.delete(&key);
+                if let Some(key) = sync::owner_changed(&mut self.expectations, q, &c) {
                     self.failures.remove(&key);
-                } else {
-                    q.add(key);
                 }
             }
             Msg::Pod(c) => self.on_pod(c, q),
@@ -462,14 +444,7 @@ impl<K: ReplicaKind> Reconciler for ReplicaController<K> {
             && claim.release.is_empty()
             && status_patch.is_none()
         {
-            return requeue_after.map(|d| -> BoxFuture<'static, Done> {
-                Box::pin(async move {
-                    Done {
-                        requeue_after: Some(d),
-                        ..Default::default()
-                    }
-                })
-            });
+            return sync::later(requeue_after);
         }
         let ctx = self.ctx.clone();
         let recorder = self.recorder.clone();
@@ -478,64 +453,40 @@ impl<K: ReplicaKind> Reconciler for ReplicaController<K> {
         let name = view.name.clone();
         let ns = view.namespace.clone();
         Some(Box::pin(async move {
-            let mut done = Done {
-                requeue_after,
-                ..Default::default()
-            };
-            let mut patch_failures = actions::set_owner(&ctx, adopt, &owner_ref, true).await;
-            patch_failures += actions::set_owner(&ctx, release, &owner_ref, false).await;
+            let mut done = Done::new(requeue_after);
+            let patch_failures = actions::set_owner(&ctx, adopt, &owner_ref, true).await
+                + actions::set_owner(&ctx, release, &owner_ref, false).await;
             if !creates.is_empty() {
-                let created = actions::create_pods(&ctx, creates, &recorder, &involved).await;
-                done.skipped_creates = created.skipped;
-                done.error = created.error;
+                done.created(actions::create_pods(&ctx, creates, &recorder, &involved).await);
             }
             if !deletes.is_empty() {
-                done.failed_deletes =
-                    actions::delete_pods(&ctx, deletes, &recorder, &involved).await;
-                if !done.failed_deletes.is_empty() && done.error.is_none() {
-                    done.error = Some("failed to delete pods".into());
-                }
+                done.deleted(actions::delete_pods(&ctx, deletes, &recorder, &involved).await);
             }
             if let Some(st) = status_patch {
                 let api: Api<K> = api_in::<K>(&ctx, &ns);
-                if let Err(e) = actions::patch_status(&ctx, &api, &name, st).await {
-                    if !util::is_not_found(&e) {
-                        done.error.get_or_insert_with(|| e.to_string());
-                    }
-                }
+                done.status_patched(&actions::patch_status(&ctx, &api, &name, st).await);
             }
-            if patch_failures > 0 {
-                done.error
-                    .get_or_insert_with(|| "failed to adopt or release pods".into());
-            }
+            // Last, so that a create error is the one ReplicaFailure shows.
+            done.fail_if(patch_failures > 0, "failed to adopt or release pods");
             done
         }))
     }
 
     fn on_done(&mut self, key: &str, done: Done, q: &mut WorkQueue) {
-        if done.skipped_creates > 0 {
-            self.expectations.lower_creations(key, done.skipped_creates);
-        }
-        for pod_key in &done.failed_deletes {
-            self.expectations.deletion_observed(key, pod_key);
-        }
+        // The create error is kept for the ReplicaFailure condition until a
+        // sync succeeds, which re-syncs once more to clear the condition.
         match &done.error {
-            Some(e) => {
-                if done.skipped_creates > 0 {
-                    self.failures.insert(key.to_string(), e.clone());
-                }
-                q.add_rate_limited(key);
+            Some(e) if done.skipped_creates > 0 => {
+                self.failures.insert(key.to_string(), e.clone());
             }
+            Some(_) => {}
             None => {
-                q.forget(key);
                 if self.failures.remove(key).is_some() {
                     q.add(key);
                 }
             }
         }
-        if let Some(d) = done.requeue_after {
-            q.add_after(key, d);
-        }
+        done.finish(key, &mut self.expectations, q);
     }
 }
 

@@ -5,6 +5,7 @@ use crate::informer::{Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::runtime::{self, Ctx, Reconciler, Starter};
 use crate::serviceaccount::namespace_active;
+use crate::sync;
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -168,11 +169,7 @@ impl Reconciler for RootCaPublisher {
     }
 
     fn on_done(&mut self, key: &str, ok: bool, q: &mut WorkQueue) {
-        if ok {
-            q.forget(key);
-        } else {
-            q.add_rate_limited(key);
-        }
+        sync::retry_or_forget(q, key, ok);
     }
 }
 

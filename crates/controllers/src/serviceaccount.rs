@@ -4,6 +4,7 @@
 use crate::informer::{Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync;
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
@@ -118,11 +119,7 @@ impl Reconciler for ServiceAccountController {
     }
 
     fn on_done(&mut self, key: &str, ok: bool, q: &mut WorkQueue) {
-        if ok {
-            q.forget(key);
-        } else {
-            q.add_rate_limited(key);
-        }
+        sync::retry_or_forget(q, key, ok);
     }
 }
 

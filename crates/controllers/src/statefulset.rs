@@ -11,6 +11,7 @@ use crate::informer::{Change, Informer, InformerFactory};
 use crate::queue::WorkQueue;
 use crate::replicaset::{api_in, count};
 use crate::runtime::{self, Ctx, Reconciler, Starter};
+use crate::sync::{self, Done};
 use crate::util;
 use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -20,7 +21,7 @@ use kube::api::Api;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
@@ -306,14 +307,6 @@ pub(crate) fn setup(ctx: &Ctx, factory: &InformerFactory) -> Starter {
     runtime::starter(r, wiring.rx, WorkQueue::new())
 }
 
-#[derive(Debug, Default)]
-pub struct Done {
-    skipped_creates: usize,
-    failed_deletes: Vec<String>,
-    error: bool,
-    requeue_after: Option<Duration>,
-}
-
 impl Reconciler for StatefulSetController {
     type Msg = Msg;
     type Done = Done;
@@ -321,12 +314,7 @@ impl Reconciler for StatefulSetController {
     fn on_msg(&mut self, msg: Msg, q: &mut WorkQueue) {
         match msg {
             Msg::Set(c) => {
-                let key = util::meta_key(&c.object().metadata);
-                if matches!(c, Change::Deleted(_)) {
-                    self.expectations.delete(&key);
-                } else {
-                    q.add(key);
-                }
+                sync::owner_changed(&mut self.expectations, q, &c);
             }
             Msg::Pod(c) => {
                 let pod = c.object();
@@ -351,22 +339,7 @@ impl Reconciler for StatefulSetController {
                     return;
                 };
                 let k = util::key(pod.metadata.namespace.as_deref(), &r.name);
-                let pod_key = util::meta_key(&pod.metadata);
-                match &c {
-                    Change::Added(p) if !util::is_deleting(&p.metadata) => {
-                        self.expectations.creation_observed(&k)
-                    }
-                    Change::Added(_) | Change::Deleted(_) => {
-                        self.expectations.deletion_observed(&k, &pod_key)
-                    }
-                    Change::Updated { old, new }
-                        if util::is_deleting(&new.metadata)
-                            && !util::is_deleting(&old.metadata) =>
-                    {
-                        self.expectations.deletion_observed(&k, &pod_key)
-                    }
-                    _ => {}
-                }
+                sync::observe_pod(&mut self.expectations, &k, &c);
                 q.add(k);
             }
         }
@@ -438,14 +411,7 @@ impl Reconciler for StatefulSetController {
             && adopt.is_empty()
             && claim.release.is_empty()
         {
-            return requeue_after.map(|d| -> BoxFuture<'static, Done> {
-                Box::pin(async move {
-                    Done {
-                        requeue_after: Some(d),
-                        ..Default::default()
-                    }
-                })
-            });
+            return sync::later(requeue_after);
         }
         let ctx = self.ctx.clone();
         let recorder = self.recorder.clone();
@@ -453,12 +419,10 @@ impl Reconciler for StatefulSetController {
         let owner_ref = util::controller_owner_ref("apps/v1", "StatefulSet", &name, &uid);
         let release = claim.release;
         Some(Box::pin(async move {
-            let mut done = Done {
-                requeue_after,
-                ..Default::default()
-            };
-            done.error |= actions::set_owner(&ctx, adopt, &owner_ref, true).await > 0;
-            done.error |= actions::set_owner(&ctx, release, &owner_ref, false).await > 0;
+            let mut done = Done::new(requeue_after);
+            let patch_failures = actions::set_owner(&ctx, adopt, &owner_ref, true).await
+                + actions::set_owner(&ctx, release, &owner_ref, false).await;
+            done.fail_if(patch_failures > 0, "failed to adopt or release pods");
             if !creates.is_empty() {
                 let created = actions::create_pods_with(&ctx, creates, |pod, r| {
                     let pod = pod.metadata.name.as_deref().unwrap_or("");
@@ -476,8 +440,7 @@ impl Reconciler for StatefulSetController {
                     }
                 })
                 .await;
-                done.skipped_creates = created.skipped;
-                done.error |= created.error.is_some();
+                done.created(created);
             }
             if !deletes.is_empty() {
                 let results = futures::future::join_all(deletes.into_iter().map(|(ns, pod)| {
@@ -489,6 +452,7 @@ impl Reconciler for StatefulSetController {
                     }
                 }))
                 .await;
+                let mut failed = Vec::new();
                 for (k, pod, r) in results {
                     match r {
                         Ok(_) => recorder.normal(
@@ -506,37 +470,22 @@ impl Reconciler for StatefulSetController {
                                     actions::api_message(&e)
                                 ),
                             );
-                            done.failed_deletes.push(k);
-                            done.error = true;
+                            failed.push(k);
                         }
                     }
                 }
+                done.deleted(failed);
             }
             if let Some(st) = status_patch {
                 let api: Api<StatefulSet> = api_in(&ctx, &ns);
-                if let Err(e) = actions::patch_status(&ctx, &api, &name, st).await {
-                    done.error |= !util::is_not_found(&e);
-                }
+                done.status_patched(&actions::patch_status(&ctx, &api, &name, st).await);
             }
             done
         }))
     }
 
     fn on_done(&mut self, key: &str, done: Done, q: &mut WorkQueue) {
-        if done.skipped_creates > 0 {
-            self.expectations.lower_creations(key, done.skipped_creates);
-        }
-        for pk in &done.failed_deletes {
-            self.expectations.deletion_observed(key, pk);
-        }
-        if done.error {
-            q.add_rate_limited(key);
-        } else {
-            q.forget(key);
-        }
-        if let Some(d) = done.requeue_after {
-            q.add_after(key, d);
-        }
+        done.finish(key, &mut self.expectations, q);
     }
 }
 

@@ -61,16 +61,19 @@ pub struct HollowNodeArgs {
     pub register_with_taints: String,
     #[arg(long, default_value_t = 110)]
     pub max_pods: u32,
-    /// CPU capacity of each node.
-    #[arg(long, default_value = "72")]
+    /// CPU capacity (= allocatable) of each node; the default is upstream
+    /// kubemark's fake machine.
+    #[arg(long, default_value = "1")]
     pub node_cpu: String,
-    /// Memory capacity of each node.
-    #[arg(long, default_value = "288Gi")]
+    /// Memory capacity (= allocatable) of each node; the default is
+    /// upstream kubemark's fake machine (4026531840 bytes).
+    #[arg(long, default_value = "3840Mi")]
     pub node_memory: String,
     /// Extended resources: name=quantity,... (e.g. example.com/gpu=4).
     #[arg(long, default_value = "")]
     pub extended_resources: String,
-    /// Base range of the pod subnets; node i gets the i-th /24 of it.
+    /// Base range of the pod IPs; node i hands out the i-th /24 of it
+    /// (not written to the Node: spec.podCIDR is the controller-manager's).
     #[arg(long, default_value = "10.64.0.0/11")]
     pub pod_cidr: Ipv4Cidr,
     /// Node i's InternalIP is base + 2 + i.
@@ -114,15 +117,120 @@ pub struct HollowNodeArgs {
     /// kubeletVersion and kubeProxyVersion reported by the nodes.
     #[arg(long, default_value = "v1.24.10")]
     pub kubelet_version: String,
+    /// Derive --first-index and --nodes from the pod ordinal: the trailing
+    /// -<N> of $HOSTNAME (else $POD_NAME), as in a StatefulSet pod. Pod N
+    /// runs nodes [N*K, min((N+1)*K, total)), so pods never overlap and a
+    /// restarted pod gets its nodes back. Needs --nodes-per-pod and
+    /// --total-nodes.
+    #[arg(
+        long,
+        requires_all = ["nodes_per_pod", "total_nodes"],
+        conflicts_with_all = ["nodes", "first_index", "name"]
+    )]
+    pub index_from_hostname: bool,
+    /// Hollow nodes per pod (K) for --index-from-hostname.
+    #[arg(long, requires = "index_from_hostname")]
+    pub nodes_per_pod: Option<usize>,
+    /// Hollow nodes over all pods for --index-from-hostname.
+    #[arg(long, requires = "index_from_hostname")]
+    pub total_nodes: Option<usize>,
+}
+
+/// The ordinal of a StatefulSet pod from its name (= hostname):
+/// `hollow-node-12` -> 12.
+pub fn pod_ordinal(hostname: &str) -> Result<usize, HollowError> {
+    hostname
+        .rsplit_once('-')
+        .and_then(|(_, n)| {
+            if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+                n.parse().ok()
+            } else {
+                None
+            }
+        })
+        .ok_or_else(|| {
+            HollowError::Config(format!(
+                "--index-from-hostname: hostname {hostname:?} does not end in -<ordinal> like a StatefulSet pod's (e.g. hollow-node-3)"
+            ))
+        })
+}
+
+/// The nodes pod `hostname` runs with `--index-from-hostname`: (first
+/// index, count) = [ordinal*K, min((ordinal+1)*K, total)). A pod past the
+/// end (its range is empty) is an error: it should not exist, and exiting
+/// makes it visible (CrashLoopBackOff) instead of idling unnoticed.
+pub fn node_range_for_pod(
+    hostname: &str,
+    nodes_per_pod: usize,
+    total_nodes: usize,
+) -> Result<(u32, usize), HollowError> {
+    if nodes_per_pod == 0 {
+        return Err(HollowError::Config(
+            "--nodes-per-pod must be at least 1".into(),
+        ));
+    }
+    let ordinal = pod_ordinal(hostname)?;
+    let first = ordinal.saturating_mul(nodes_per_pod);
+    let end = ordinal
+        .saturating_add(1)
+        .saturating_mul(nodes_per_pod)
+        .min(total_nodes);
+    if first >= end {
+        return Err(HollowError::Config(format!(
+            "--index-from-hostname: pod {hostname:?} (ordinal {ordinal}) has no nodes to run: {total_nodes} node(s) at {nodes_per_pod} per pod need only {} pod(s)",
+            total_nodes.div_ceil(nodes_per_pod)
+        )));
+    }
+    let first_index = u32::try_from(first).map_err(|_| {
+        HollowError::Config(format!(
+            "--index-from-hostname: first index {first} is too large"
+        ))
+    })?;
+    Ok((first_index, end - first))
 }
 
 impl HollowNodeArgs {
+    /// The fleet configuration; with `--index-from-hostname` the node
+    /// range comes from `$HOSTNAME` (else `$POD_NAME`).
     pub fn fleet_config(&self) -> Result<FleetConfig, HollowError> {
+        let pod_name = || {
+            ["HOSTNAME", "POD_NAME"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        };
+        self.fleet_config_for_pod(pod_name)
+    }
+
+    /// [`Self::fleet_config`] with the pod name given (for tests).
+    pub fn fleet_config_for_pod(
+        &self,
+        pod_name: impl FnOnce() -> Option<String>,
+    ) -> Result<FleetConfig, HollowError> {
+        let (first_index, nodes) = match (
+            self.index_from_hostname,
+            self.nodes_per_pod,
+            self.total_nodes,
+        ) {
+            (false, None, None) => (self.first_index, self.nodes),
+            (true, Some(k), Some(total)) => {
+                let host = pod_name().ok_or_else(|| {
+                    HollowError::Config(
+                        "--index-from-hostname: neither HOSTNAME nor POD_NAME is set".into(),
+                    )
+                })?;
+                node_range_for_pod(&host, k, total)?
+            }
+            _ => {
+                return Err(HollowError::Config(
+                    "--index-from-hostname, --nodes-per-pod and --total-nodes go together".into(),
+                ))
+            }
+        };
         Ok(FleetConfig {
-            nodes: self.nodes,
+            nodes,
             name_prefix: self.name_prefix.clone(),
             name: self.name.clone(),
-            first_index: self.first_index,
+            first_index,
             morph: self.morph,
             node_labels: parse_labels(&self.node_labels)?,
             register_with_taints: parse_taints(&self.register_with_taints)?,
@@ -298,6 +406,87 @@ mod tests {
         }
         let cmd = Cmd::try_parse_from(["x", "--node-labels", "novalue"]).unwrap();
         assert!(cmd.args.fleet_config().is_err());
+    }
+
+    #[test]
+    fn node_range_from_the_pod_ordinal() {
+        // (hostname, K, total) -> (first index, count) or an error
+        // mentioning the text.
+        type Case = (
+            &'static str,
+            usize,
+            usize,
+            Result<(u32, usize), &'static str>,
+        );
+        let cases: [Case; 11] = [
+            ("hollow-node-0", 2, 5, Ok((0, 2))),
+            ("hollow-node-1", 2, 5, Ok((2, 2))),
+            ("hollow-node-2", 2, 5, Ok((4, 1))),
+            ("hollow-node-3", 2, 5, Err("no nodes to run")),
+            ("hollow-node-7", 100, 1000, Ok((700, 100))),
+            ("a-b-10", 1, 11, Ok((10, 1))),
+            ("hollow-node-0", 0, 5, Err("--nodes-per-pod")),
+            ("hollow-node", 2, 5, Err("\"hollow-node\"")),
+            ("hollow-node-", 2, 5, Err("-<ordinal>")),
+            ("hollow-node-x1", 2, 5, Err("-<ordinal>")),
+            (
+                "hollow-node-99999999999999999999999",
+                2,
+                5,
+                Err("-<ordinal>"),
+            ),
+        ];
+        for (host, k, total, want) in cases {
+            let got = node_range_for_pod(host, k, total);
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(g, w, "{host} {k} {total}"),
+                (Err(text), Err(e)) => {
+                    assert!(e.to_string().contains(text), "{host}: {e}")
+                }
+                (w, g) => panic!("{host} {k} {total}: want {w:?}, got {g:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn index_from_hostname_flags() {
+        let cmd = Cmd::try_parse_from([
+            "x",
+            "--nodes-per-pod=2",
+            "--total-nodes=5",
+            "--index-from-hostname",
+        ])
+        .unwrap();
+        let c = cmd
+            .args
+            .fleet_config_for_pod(|| Some("hollow-node-1".into()))
+            .unwrap();
+        assert_eq!((c.first_index, c.nodes), (2, 2));
+        let names: Vec<String> = c.plan().unwrap().into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["hollow-node-2", "hollow-node-3"]);
+        let e = cmd.args.fleet_config_for_pod(|| None).unwrap_err();
+        assert!(e.to_string().contains("HOSTNAME"), "{e}");
+        for bad in [
+            vec!["x", "--index-from-hostname"],
+            vec!["x", "--index-from-hostname", "--nodes-per-pod=2"],
+            vec!["x", "--nodes-per-pod=2", "--total-nodes=5"],
+            vec![
+                "x",
+                "--index-from-hostname",
+                "--nodes-per-pod=2",
+                "--total-nodes=5",
+                "--nodes=3",
+            ],
+            vec![
+                "x",
+                "--index-from-hostname",
+                "--nodes-per-pod=2",
+                "--total-nodes=5",
+                "--first-index=3",
+            ],
+        ] {
+            assert!(Cmd::try_parse_from(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[tokio::test]

@@ -129,8 +129,9 @@ impl Default for FleetConfig {
             node_labels: BTreeMap::new(),
             register_with_taints: Vec::new(),
             max_pods: 110,
-            node_cpu: "72".into(),
-            node_memory: "288Gi".into(),
+            // Upstream kubemark's fake cAdvisor machine: 1 core, 3840Mi.
+            node_cpu: "1".into(),
+            node_memory: "3840Mi".into(),
             node_ephemeral_storage: "0".into(),
             extended_resources: BTreeMap::new(),
             // A /11 keeps clear of the usual service range 10.96.0.0/12
@@ -288,7 +289,9 @@ mod tests {
         assert_eq!(c.pod_cidr.to_string(), "10.64.0.0/11");
         let cap = c.capacity();
         assert_eq!(cap["pods"], "110");
-        assert_eq!(cap["memory"], "288Gi");
+        assert_eq!(cap["cpu"], "1");
+        assert_eq!(cap["memory"], "3840Mi");
+        assert_eq!(cap["ephemeral-storage"], "0");
     }
 
     #[test]

@@ -5,11 +5,14 @@
 use crate::config::FleetConfig;
 use crate::conn::{connections_needed, ConnSet, Transport};
 use crate::error::HollowError;
-use crate::kubelet::{self, KubeletHandle, KubeletState, Msg, NodeStats};
+use crate::intern::Interner;
+use crate::kubelet::{self, KubeletHandle, KubeletState, Msg};
 use crate::metrics::Metrics;
 use crate::node_status::{NodeIdent, NodeTemplate};
-use crate::proxy::{self, Interner, ProxyHandle};
+use crate::proxy::{self, ProxyHandle};
 use crate::shared::{user_agent, Shared, USER_AGENT_KUBELET, USER_AGENT_NPD, USER_AGENT_PROXY};
+use crate::stats::{summary, NodeStats};
+pub use crate::stats::{FleetStats, NodeSummary};
 use bytes::Bytes;
 use http_body_util::Full;
 use std::collections::BTreeMap;
@@ -46,70 +49,19 @@ pub struct Fleet {
     metrics_stop: CancellationToken,
 }
 
-/// Fleet-wide numbers.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FleetStats {
-    pub nodes: usize,
-    /// Nodes whose kubelet task runs (not stopped).
-    pub running: usize,
-    pub registered: usize,
-    pub ready: usize,
-    pub pods: u64,
-    pub pods_running: u64,
-    pub proxy_services: u64,
-    pub proxy_endpoints: u64,
-    pub proxy_rules: u64,
-    pub problems: u64,
-    pub connections: i64,
-    pub streams: i64,
-    pub watches: i64,
-    pub lease_renewals: u64,
-    pub lease_failures: u64,
-    pub lease_misses: u64,
-    pub lease_lateness_p99: Duration,
-    pub lease_lateness_max: Duration,
-    /// Timer wake-ups of all kubelet tasks (see `NodeStats::timer_wakeups`).
-    pub timer_wakeups: u64,
-}
-
-/// One node's numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeSummary {
-    pub name: String,
-    pub internal_ip: String,
-    pub pod_cidr: String,
-    pub registered: bool,
-    pub ready: bool,
-    pub pods: u32,
-    pub pods_running: u32,
-    pub lease_renewals: u64,
-    pub proxy_services: u32,
-    pub proxy_endpoints: u32,
-    pub problems: u32,
-}
-
-fn summary(id: &NodeIdent, s: &NodeStats) -> NodeSummary {
-    NodeSummary {
-        name: id.name.clone(),
-        internal_ip: id.internal_ip.to_string(),
-        pod_cidr: id.pod_cidr.to_string(),
-        registered: s.registered.load(Ordering::Relaxed),
-        ready: s.ready.load(Ordering::Relaxed),
-        pods: s.pods.load(Ordering::Relaxed),
-        pods_running: s.pods_running.load(Ordering::Relaxed),
-        lease_renewals: s.lease_renewals.load(Ordering::Relaxed),
-        proxy_services: s.proxy_services.load(Ordering::Relaxed),
-        proxy_endpoints: s.proxy_endpoints.load(Ordering::Relaxed),
-        problems: s.problems.load(Ordering::Relaxed),
-    }
-}
-
+/// `$HOSTNAME` first: in a pod it is the pod name (what `kubemark which`
+/// maps a node to), and a pod's container run as a plain process (tests,
+/// debugging) sets it to the pod it stands for; else the kernel's.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    std::env::var("HOSTNAME")
         .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        })
         .unwrap_or_else(|| "localhost".to_string())
 }
 
@@ -334,7 +286,11 @@ impl Fleet {
             let state = match h.task.await {
                 Ok(st) => st,
                 Err(e) => {
-                    tracing::warn!("{name}: kubelet task ended abnormally: {e}");
+                    tracing::warn!(
+                        node = %name,
+                        component = %crate::log::KUBELET,
+                        "kubelet task ended abnormally: {e}"
+                    );
                     KubeletState::new(&slot.id)
                 }
             };

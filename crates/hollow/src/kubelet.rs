@@ -8,42 +8,29 @@ use crate::client::{Api, Verb, JSON, MERGE, STRATEGIC_MERGE};
 use crate::error::ApiError;
 use crate::ipam::PodIpAllocator;
 use crate::lease::{lease_body, micro_time, LeaseMeta, LeaseView, LEASE_NAMESPACE};
-use crate::node_status::{adoption_patch, node_object, status_patch, NodeIdent, NodeView};
+use crate::log::{node_event, KUBELET, NPD};
+use crate::node_status::{
+    adoption_patch, images_json, node_object, status_patch, NodeIdent, NodeView,
+};
 use crate::npd::{self, NpdState};
 use crate::pod_spec::{pod_facts, PodFacts, PodView, RefKind};
 use crate::pod_state::{self, Action, Event, Lifecycle, Millis, PodState, SyncOutcome};
 use crate::pod_status::{self, ServerPod, StatusCtx};
 use crate::shared::{jitter, Shared};
+use crate::stats::NodeStats;
 use crate::watch::{run_watch, MetaOnly, WatchEvent, WatchTarget};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Live counters of one node, read by the fleet without locking.
-#[derive(Debug, Default)]
-pub struct NodeStats {
-    pub registered: AtomicBool,
-    pub ready: AtomicBool,
-    pub pods: AtomicU32,
-    pub pods_running: AtomicU32,
-    pub lease_renewals: AtomicU64,
-    pub proxy_services: AtomicU32,
-    pub proxy_endpoints: AtomicU32,
-    pub proxy_rules: AtomicU32,
-    pub problems: AtomicU32,
-    /// Times the kubelet task woke for a timer: a handful per status
-    /// period; a runaway count means a timer that does not advance.
-    pub timer_wakeups: AtomicU64,
-}
 
 /// Messages to a node's task: watch events, results of its API calls,
 /// and commands from the fleet.
@@ -90,6 +77,9 @@ struct PodEntry {
     ip: Option<Ipv4Addr>,
     scheduled: Option<Millis>,
     running: bool,
+    /// "pod started" / "Killing pod" already logged (once per pod).
+    start_logged: bool,
+    kill_logged: bool,
 }
 
 /// What survives a stop/start of the node (the fake runtime keeps its
@@ -105,6 +95,9 @@ pub struct KubeletState {
     refs: HashMap<RefKey, u32>,
     last_report: Option<Instant>,
     pods_removed: bool,
+    /// Images the fake runtime "pulled" (kept, as no image GC runs), for
+    /// the Node's `status.images`.
+    images: BTreeSet<Box<str>>,
 }
 
 impl KubeletState {
@@ -120,6 +113,7 @@ impl KubeletState {
             refs: HashMap::new(),
             last_report: None,
             pods_removed: false,
+            images: BTreeSet::new(),
         }
     }
 
@@ -157,6 +151,7 @@ pub fn spawn(
     let hb = Arc::new(api.sibling("kubelet", sh.ua_kubelet.clone(), 0.0, 1));
     let npd_api = Arc::new(api.sibling("npd", sh.ua_npd.clone(), 0.0, 1));
     let now = Instant::now();
+    let npd_logged = state.npd.active();
     let k = Kubelet {
         sh,
         id,
@@ -184,6 +179,7 @@ pub fn spawn(
         npd_busy: false,
         last_npd_report: None,
         watches_started: false,
+        npd_logged,
     };
     let task = tokio::spawn(k.run(rx));
     KubeletHandle { tx, cancel, task }
@@ -217,6 +213,8 @@ struct Kubelet {
     npd_busy: bool,
     last_npd_report: Option<Instant>,
     watches_started: bool,
+    /// Active problems as last logged.
+    npd_logged: BTreeSet<&'static str>,
 }
 
 impl Kubelet {
@@ -361,7 +359,7 @@ impl Kubelet {
                         }
                     }
                     Err(e) => {
-                        tracing::debug!("{}: npd status update failed: {e}", self.id.name);
+                        node_event!(debug, self.id.name, NPD, "npd status update failed: {e}");
                         self.npd_at = Some(Instant::now() + Duration::from_secs(1));
                     }
                 }
@@ -389,6 +387,7 @@ impl Kubelet {
     fn on_registered(&mut self, r: Result<Box<Registration>, ApiError>) {
         match r {
             Ok(reg) => {
+                node_event!(info, self.id.name, KUBELET, "Successfully registered node");
                 self.register_failures = 0;
                 self.registered = true;
                 self.st.node_uid = Some(reg.node.metadata.uid.clone());
@@ -418,9 +417,11 @@ impl Kubelet {
                 let delay =
                     Duration::from_millis((200u64 << self.register_failures.min(7)).min(7_000));
                 if self.register_failures <= 3 || self.register_failures.is_multiple_of(20) {
-                    tracing::warn!(
-                        "{}: registration failed (attempt {}): {e}; retrying in {delay:?}",
+                    node_event!(
+                        warn,
                         self.id.name,
+                        KUBELET,
+                        "Unable to register node with API server (attempt {}): {e}; retrying in {delay:?}",
                         self.register_failures
                     );
                 }
@@ -468,7 +469,7 @@ impl Kubelet {
         let tx = deliver.then(|| self.tx.clone());
         tokio::spawn(run_watch(
             self.api.clone(),
-            target,
+            target.owner(&self.id.name, KUBELET),
             self.sh.metrics.clone(),
             self.cancel.child_token(),
             tx,
@@ -485,7 +486,8 @@ impl Kubelet {
             format!("/api/v1/namespaces/{ns}/{}", kind.plural()),
             kind.plural(),
         )
-        .field_selector(&format!("metadata.name={name}"));
+        .field_selector(&format!("metadata.name={name}"))
+        .owner(&self.id.name, KUBELET);
         let cancel = self.cancel.child_token();
         tokio::spawn(run_watch::<MetaOnly, Msg, _>(
             self.api.clone(),
@@ -539,8 +541,9 @@ impl Kubelet {
                 .last_report
                 .is_none_or(|t| now.duration_since(t) >= self.sh.cfg.node_status_report_frequency);
         let (sh, hb, id) = (self.sh.clone(), self.hb.clone(), self.id.clone());
+        let images = images_json(self.st.images.iter().map(|i| &**i));
         let fut = async move {
-            let r = sync_node_status(&sh, &hb, &id, force).await;
+            let r = sync_node_status(&sh, &hb, &id, &images, force).await;
             Msg::Status(r)
         };
         self.inflight.push(fut.boxed());
@@ -562,21 +565,37 @@ impl Kubelet {
                 self.on_node_object(&node);
             }
             Ok(StatusOutcome::Missing) => {
-                tracing::warn!("{}: the Node is gone; registering it again", self.id.name);
+                node_event!(
+                    warn,
+                    self.id.name,
+                    KUBELET,
+                    "the Node is gone; registering it again"
+                );
                 self.registered = false;
                 self.set_ready(false);
                 self.status_at = None;
                 self.start_registration();
             }
-            Err(e) => tracing::debug!("{}: node status update failed: {e}", self.id.name),
+            Err(e) => node_event!(
+                debug,
+                self.id.name,
+                KUBELET,
+                "node status update failed: {e}"
+            ),
         }
     }
 
     fn set_ready(&self, ready: bool) {
         let was = self.stats.ready.swap(ready, Ordering::Relaxed);
         match (was, ready) {
-            (false, true) => self.sh.metrics.nodes_ready.inc(),
-            (true, false) => self.sh.metrics.nodes_ready.dec(),
+            (false, true) => {
+                node_event!(info, self.id.name, KUBELET, condition = %"Ready", status = %"True", "Node became ready");
+                self.sh.metrics.nodes_ready.inc()
+            }
+            (true, false) => {
+                node_event!(info, self.id.name, KUBELET, condition = %"Ready", status = %"False", "Node became not ready");
+                self.sh.metrics.nodes_ready.dec()
+            }
             _ => 0,
         };
     }
@@ -605,9 +624,11 @@ impl Kubelet {
             .unwrap_or("");
         let (set, unknown) = npd::parse_injection(value);
         if !unknown.is_empty() {
-            tracing::warn!(
-                "{}: ignoring unknown problems {unknown:?} in {}",
+            node_event!(
+                warn,
                 self.id.name,
+                NPD,
+                "ignoring unknown problems {unknown:?} in {}",
                 npd::ANNOTATION_INJECT_PROBLEM
             );
         }
@@ -667,7 +688,7 @@ impl Kubelet {
                 if e.is_conflict() || e.is_not_found() {
                     self.st.lease = None;
                 }
-                tracing::debug!("{}: lease renewal failed: {e}", self.id.name);
+                node_event!(debug, self.id.name, KUBELET, "lease renewal failed: {e}");
                 let retry = Duration::from_millis(200u64 << self.lease_failures.min(6))
                     .min(self.sh.cfg.lease_renew_interval());
                 self.lease_at = Some(now + retry);
@@ -682,7 +703,15 @@ impl Kubelet {
             return;
         }
         self.st.npd.prune_events();
-        let problems = self.st.npd.active().len() as u32;
+        let active = self.st.npd.active();
+        for p in active.difference(&self.npd_logged) {
+            node_event!(info, self.id.name, NPD, problem = %p, "Node problem injected");
+        }
+        for p in self.npd_logged.difference(&active) {
+            node_event!(info, self.id.name, NPD, problem = %p, "Node problem cleared");
+        }
+        self.npd_logged = active;
+        let problems = self.npd_logged.len() as u32;
         let was = self.stats.problems.swap(problems, Ordering::Relaxed);
         self.sh
             .metrics
@@ -704,6 +733,7 @@ impl Kubelet {
             let suffix = format!("{:x}", rand::random::<u64>());
             let event = npd::problem_event(&self.id.name, problem, now.wall, &suffix);
             let api = self.npd_api.clone();
+            let id = self.id.clone();
             let fut = async move {
                 let r: Result<serde_json::Value, ApiError> = api
                     .send_json(
@@ -715,7 +745,7 @@ impl Kubelet {
                     )
                     .await;
                 if let Err(e) = r {
-                    tracing::debug!("npd event: {e}");
+                    node_event!(debug, id.name, NPD, "npd event: {e}");
                 }
                 Msg::Done
             };
@@ -785,10 +815,12 @@ impl Kubelet {
         let now = self.sh.now();
         let (facts, problems) = pod_facts(&p, &self.sh.cfg.pod_behavior);
         for problem in problems {
-            tracing::warn!(
-                "pod {}/{}: {problem}; ignored",
-                p.metadata.namespace,
-                p.metadata.name
+            node_event!(
+                warn,
+                self.id.name,
+                KUBELET,
+                pod = %format_args!("{}/{}", p.metadata.namespace, p.metadata.name),
+                "{problem}; ignored"
             );
         }
         let terminal = p.is_terminal();
@@ -806,13 +838,22 @@ impl Kubelet {
             existing.or_else(|| self.st.ipam.allocate())
         };
         if ip.is_none() && !facts.host_network && !terminal {
-            tracing::warn!(
-                "{}: no pod IP left in {} for {}/{}",
+            node_event!(
+                warn,
                 self.id.name,
-                self.st.ipam.cidr(),
-                facts.namespace,
-                facts.name
+                KUBELET,
+                pod = %format_args!("{}/{}", facts.namespace, facts.name),
+                "no pod IP left in {}",
+                self.st.ipam.cidr()
             );
+        }
+        if !terminal {
+            // The fake runtime pulls every container image of the pod.
+            for c in facts.init_containers.iter().chain(facts.containers.iter()) {
+                if !c.image.is_empty() && !self.st.images.contains(&c.image) {
+                    self.st.images.insert(c.image.clone());
+                }
+            }
         }
         let facts = Arc::new(facts);
         self.add_refs(&facts);
@@ -828,6 +869,8 @@ impl Kubelet {
                 ip,
                 scheduled: None,
                 running: false,
+                start_logged: false,
+                kill_logged: false,
             },
         );
         self.stats.pods.fetch_add(1, Ordering::Relaxed);
@@ -843,6 +886,16 @@ impl Kubelet {
         let Some(entry) = self.st.pods.get_mut(&seq) else {
             return;
         };
+        if matches!(event, Event::DeletionRequested) && !entry.kill_logged {
+            entry.kill_logged = true;
+            node_event!(
+                info,
+                self.id.name,
+                KUBELET,
+                pod = %format_args!("{}/{}", entry.facts.namespace, entry.facts.name),
+                "Killing pod"
+            );
+        }
         let state = entry.state.clone();
         let (state, actions) = pod_state::step(state, &entry.facts, event, now);
         entry.state = state;
@@ -857,7 +910,7 @@ impl Kubelet {
             };
             match action {
                 Action::RequestToken => {
-                    let fut = request_token(self.api.clone(), entry.facts.clone());
+                    let fut = request_token(self.api.clone(), self.id.clone(), entry.facts.clone());
                     self.inflight
                         .push(fut.map(move |ok| Msg::Token { seq, ok }).boxed());
                 }
@@ -873,6 +926,7 @@ impl Kubelet {
                     );
                     let fut = sync_pod(
                         self.api.clone(),
+                        self.id.clone(),
                         entry.facts.clone(),
                         desired,
                         delete,
@@ -890,6 +944,13 @@ impl Kubelet {
                 }
                 Action::Forget => {
                     if let Some(e) = self.st.pods.remove(&seq) {
+                        node_event!(
+                            info,
+                            self.id.name,
+                            KUBELET,
+                            pod = %format_args!("{}/{}", e.facts.namespace, e.facts.name),
+                            "pod deleted"
+                        );
                         self.st.by_uid.remove(&e.facts.uid);
                         self.drop_refs(&e.facts);
                         if e.running {
@@ -912,6 +973,16 @@ impl Kubelet {
         let running = matches!(entry.state.life, Lifecycle::Running { .. });
         if running != entry.running {
             entry.running = running;
+            if running && !entry.start_logged {
+                entry.start_logged = true;
+                node_event!(
+                    info,
+                    self.id.name,
+                    KUBELET,
+                    pod = %format_args!("{}/{}", entry.facts.namespace, entry.facts.name),
+                    "pod started"
+                );
+            }
             if running {
                 self.stats.pods_running.fetch_add(1, Ordering::Relaxed);
                 self.sh.metrics.pods_running.inc();
@@ -941,6 +1012,7 @@ async fn register(
     lease: Option<LeaseMeta>,
 ) -> Result<Registration, ApiError> {
     let _gate = sh.registration.acquire().await;
+    node_event!(info, id.name, KUBELET, "Attempting to register node");
     let path = format!("/api/v1/nodes/{}", id.name);
     let body = node_object(&sh.tpl, id, sh.now().wall);
     let node: NodeView = match api
@@ -950,6 +1022,7 @@ async fn register(
         Ok(n) => n,
         Err(e) if e.is_conflict() => {
             // Adopt the existing Node (a restart, or a node that came back).
+            node_event!(info, id.name, KUBELET, "Node was previously registered");
             let existing: NodeView = api.get(Verb::Get, "nodes", &path).await?;
             match adoption_patch(&sh.tpl, id, &existing) {
                 Some(p) => {
@@ -967,13 +1040,13 @@ async fn register(
         None => match ensure_lease(sh, hb, &id.name, &uid).await {
             Ok(l) => Some(l),
             Err(e) => {
-                tracing::debug!("{}: lease not created yet: {e}", id.name);
+                node_event!(debug, id.name, KUBELET, "lease not created yet: {e}");
                 None
             }
         },
     };
     if let Err(e) = ensure_csinode(api, &id.name, &uid).await {
-        tracing::debug!("{}: CSINode: {e}", id.name);
+        node_event!(debug, id.name, KUBELET, "CSINode: {e}");
     }
     Ok(Registration { node, lease })
 }
@@ -998,7 +1071,16 @@ async fn ensure_lease(sh: &Shared, hb: &Api, name: &str, uid: &str) -> Result<Le
         .send_json::<LeaseView>(Verb::Create, "leases", &create_path, JSON, &body)
         .await
     {
-        Ok(l) => Ok(l.metadata),
+        Ok(l) => {
+            node_event!(
+                info,
+                name,
+                KUBELET,
+                lease = %format_args!("{LEASE_NAMESPACE}/{name}"),
+                "Created node lease"
+            );
+            Ok(l.metadata)
+        }
         Err(e) if e.is_conflict() => {
             let l: LeaseView = hb.get(Verb::Get, "leases", &lease_path(name)).await?;
             Ok(l.metadata)
@@ -1083,6 +1165,7 @@ async fn sync_node_status(
     sh: &Shared,
     hb: &Api,
     id: &NodeIdent,
+    images: &serde_json::Value,
     force: bool,
 ) -> Result<StatusOutcome, ApiError> {
     // Like the kubelet's first try: read from the API server's cache.
@@ -1092,7 +1175,7 @@ async fn sync_node_status(
         Err(e) if e.is_not_found() => return Ok(StatusOutcome::Missing),
         Err(e) => return Err(e),
     };
-    match status_patch(&sh.tpl, id, &node, true, force, sh.now().wall) {
+    match status_patch(&sh.tpl, id, &node, images, true, force, sh.now().wall) {
         None => Ok(StatusOutcome::Unchanged(Box::new(node))),
         Some((patch, _why)) => {
             let path = format!("/api/v1/nodes/{}/status", id.name);
@@ -1104,7 +1187,7 @@ async fn sync_node_status(
     }
 }
 
-async fn request_token(api: Arc<Api>, facts: Arc<PodFacts>) -> bool {
+async fn request_token(api: Arc<Api>, id: Arc<NodeIdent>, facts: Arc<PodFacts>) -> bool {
     let Some(t) = &facts.token else {
         return true;
     };
@@ -1141,7 +1224,13 @@ async fn request_token(api: Arc<Api>, facts: Arc<PodFacts>) -> bool {
     {
         Ok(_) => true,
         Err(e) => {
-            tracing::debug!("token for {}/{}: {e}", facts.namespace, facts.name);
+            node_event!(
+                debug,
+                id.name,
+                KUBELET,
+                pod = %format_args!("{}/{}", facts.namespace, facts.name),
+                "token request failed: {e}"
+            );
             false
         }
     }
@@ -1149,6 +1238,7 @@ async fn request_token(api: Arc<Api>, facts: Arc<PodFacts>) -> bool {
 
 async fn sync_pod(
     api: Arc<Api>,
+    id: Arc<NodeIdent>,
     facts: Arc<PodFacts>,
     desired: pod_status::DesiredStatus,
     delete: bool,
@@ -1160,7 +1250,7 @@ async fn sync_pod(
         Ok(p) => p,
         Err(e) if e.is_not_found() => return SyncOutcome::Gone,
         Err(e) => {
-            tracing::debug!("get pod {path}: {e}");
+            node_event!(debug, id.name, KUBELET, "get pod {path}: {e}");
             return SyncOutcome::Failed;
         }
     };
@@ -1182,7 +1272,7 @@ async fn sync_pod(
             Ok(_) => {}
             Err(e) if e.is_not_found() => return SyncOutcome::Gone,
             Err(e) => {
-                tracing::debug!("patch pod status {path}: {e}");
+                node_event!(debug, id.name, KUBELET, "patch pod status {path}: {e}");
                 return SyncOutcome::Failed;
             }
         }
@@ -1202,7 +1292,7 @@ async fn sync_pod(
             Ok(_) => {}
             Err(e) if e.is_not_found() || e.is_conflict() => return SyncOutcome::Gone,
             Err(e) => {
-                tracing::debug!("delete pod {path}: {e}");
+                node_event!(debug, id.name, KUBELET, "delete pod {path}: {e}");
                 return SyncOutcome::Failed;
             }
         }

@@ -235,13 +235,30 @@ fn condition_json(c: &CondSpec, heartbeat: &str, transition: &str) -> Value {
     })
 }
 
+/// The kubelet's `status.images`: the images its (fake) runtime pulled,
+/// names only (the fake image service reports no size), at most
+/// [`MAX_NODE_IMAGES`] (the kubelet's `--node-status-max-images`).
+pub fn images_json<'a>(images: impl IntoIterator<Item = &'a str>) -> Value {
+    Value::Array(
+        images
+            .into_iter()
+            .take(MAX_NODE_IMAGES)
+            .map(|i| json!({"names": [i]}))
+            .collect(),
+    )
+}
+
+/// The kubelet's default `--node-status-max-images`.
+pub const MAX_NODE_IMAGES: usize = 50;
+
 /// The Node the kubelet registers (CREATE): not Ready until its first
 /// status update, as a real kubelet whose runtime check has not run yet.
 pub fn node_object(tpl: &NodeTemplate, id: &NodeIdent, now: i64) -> Value {
     let t = rfc3339(now);
+    // No podCIDR: the Go hollow kubelet never sets one; a controller-manager
+    // allocating node CIDRs does. Pod IPs come from `id.pod_cidr` inside the
+    // hollow node only.
     let mut spec = Map::new();
-    spec.insert("podCIDR".into(), json!(id.pod_cidr.to_string()));
-    spec.insert("podCIDRs".into(), json!([id.pod_cidr.to_string()]));
     spec.insert(
         "providerID".into(),
         json!(format!("kubemark://{}", id.name)),
@@ -321,6 +338,7 @@ pub struct NodeStatusView {
     pub addresses: Option<Vec<Value>>,
     pub node_info: Option<Value>,
     pub daemon_endpoints: Option<Value>,
+    pub images: Option<Value>,
 }
 
 impl NodeView {
@@ -353,11 +371,13 @@ pub enum PatchReason {
 }
 
 /// The `nodes/status` patch for this sync, or `None` when nothing the
-/// kubelet owns changed and no report is due (`force`).
+/// kubelet owns changed and no report is due (`force`). `images` is the
+/// runtime's image list (see [`images_json`]).
 pub fn status_patch(
     tpl: &NodeTemplate,
     id: &NodeIdent,
     server: &NodeView,
+    images: &Value,
     ready: bool,
     force: bool,
     now: i64,
@@ -398,6 +418,15 @@ pub fn status_patch(
     let de = daemon_endpoints(tpl);
     if server.status.daemon_endpoints.as_ref() != Some(&de) {
         status.insert("daemonEndpoints".into(), de);
+    }
+    // An empty list is omitted on the wire, as the kubelet's is.
+    let have_images = server.status.images.as_ref().filter(|v| !v.is_null());
+    let images_same = match have_images {
+        None => images.as_array().is_none_or(Vec::is_empty),
+        Some(h) => h == images,
+    };
+    if !images_same {
+        status.insert("images".into(), images.clone());
     }
     let changed = cond_changed || !status.is_empty();
     if !changed && !force {
@@ -462,9 +491,9 @@ mod tests {
     fn tpl() -> NodeTemplate {
         let mut capacity = BTreeMap::new();
         for (k, v) in [
-            ("cpu", "72"),
+            ("cpu", "1"),
             ("ephemeral-storage", "0"),
-            ("memory", "288Gi"),
+            ("memory", "3840Mi"),
             ("pods", "110"),
         ] {
             capacity.insert(k.to_string(), v.to_string());
@@ -506,8 +535,12 @@ mod tests {
         let r = reference();
         assert_eq!(n["metadata"]["labels"], r["metadata"]["labels"]);
         assert_eq!(n["spec"]["providerID"], r["spec"]["providerID"]);
-        assert_eq!(n["spec"]["podCIDR"], "10.64.1.0/24");
-        assert_eq!(keys(&n["status"]), keys(&r["status"]));
+        // The kubelet sets no podCIDR (a controller-manager may).
+        assert_eq!(keys(&n["spec"]), keys(&r["spec"]));
+        // The reference ran one pod, hence its images.
+        let mut want = keys(&r["status"]);
+        want.remove("images");
+        assert_eq!(keys(&n["status"]), want);
         for k in [
             "addresses",
             "allocatable",
@@ -539,7 +572,9 @@ mod tests {
         let t = tpl();
         let registered: NodeView =
             serde_json::from_value(node_object(&t, &id(), 1_700_000_000)).unwrap();
-        let (p, why) = status_patch(&t, &id(), &registered, true, false, 1_700_000_010).unwrap();
+        let none = images_json([]);
+        let (p, why) =
+            status_patch(&t, &id(), &registered, &none, true, false, 1_700_000_010).unwrap();
         assert_eq!(why, PatchReason::Changed);
         // Only the conditions changed.
         assert_eq!(
@@ -554,16 +589,19 @@ mod tests {
         assert_eq!(mem["lastTransitionTime"], "2023-11-14T22:13:20Z");
         assert_eq!(mem["lastHeartbeatTime"], "2023-11-14T22:13:30Z");
 
-        // The reference node is Ready with our template: nothing to send...
+        // The reference node (after one pause pod) is Ready with our
+        // template: nothing to send...
         let r: NodeView = serde_json::from_value(reference()).unwrap();
-        assert!(status_patch(&t, &id(), &r, true, false, 1_700_000_020).is_none());
+        let pause = images_json(["registry.k8s.io/pause:3.9"]);
+        assert!(status_patch(&t, &id(), &r, &pause, true, false, 1_700_000_020).is_none());
         // ...unless the report interval passed.
-        let (p, why) = status_patch(&t, &id(), &r, true, true, 1_700_000_020).unwrap();
+        let (p, why) = status_patch(&t, &id(), &r, &pause, true, true, 1_700_000_020).unwrap();
         assert_eq!(why, PatchReason::Report);
         assert_eq!(
             p["status"]["conditions"][3]["lastTransitionTime"],
-            "2026-11-25T04:05:27Z"
+            "2026-12-03T14:44:44Z"
         );
+        assert!(p["status"].get("images").is_none());
     }
 
     #[test]
@@ -571,10 +609,40 @@ mod tests {
         let r: NodeView = serde_json::from_value(reference()).unwrap();
         let mut t = tpl();
         t.capacity.insert("example.com/gpu".into(), "4".into());
-        let (p, why) = status_patch(&t, &id(), &r, true, false, 0).unwrap();
+        let pause = images_json(["registry.k8s.io/pause:3.9"]);
+        let (p, why) = status_patch(&t, &id(), &r, &pause, true, false, 0).unwrap();
         assert_eq!(why, PatchReason::Changed);
         assert_eq!(p["status"]["capacity"]["example.com/gpu"], "4");
         assert_eq!(p["status"]["allocatable"]["example.com/gpu"], "4");
+    }
+
+    #[test]
+    fn pulled_images_are_reported_on_change() {
+        let t = tpl();
+        let fresh: NodeView = serde_json::from_value(json!({"status": {
+            "conditions": node_object(&t, &id(), 0)["status"]["conditions"],
+        }}))
+        .unwrap();
+        let registered: NodeView = serde_json::from_value(node_object(&t, &id(), 0)).unwrap();
+        let r: NodeView = serde_json::from_value(reference()).unwrap();
+        let two = images_json(["busybox", "registry.k8s.io/pause:3.9"]);
+        // (server node, runtime images, images sent)
+        let cases = [
+            (&registered, images_json([]), None),
+            (&fresh, images_json([]), None),
+            (&registered, two.clone(), Some(two.clone())),
+            (&r, two.clone(), Some(two.clone())),
+            (&r, images_json(["registry.k8s.io/pause:3.9"]), None),
+        ];
+        for (i, (server, images, want)) in cases.into_iter().enumerate() {
+            let sent = status_patch(&t, &id(), server, &images, false, true, 0)
+                .and_then(|(p, _)| p["status"].get("images").cloned());
+            assert_eq!(sent, want, "case {i}");
+        }
+        let many: Vec<String> = (0..60).map(|i| format!("img-{i:02}")).collect();
+        let j = images_json(many.iter().map(String::as_str));
+        assert_eq!(j.as_array().unwrap().len(), MAX_NODE_IMAGES);
+        assert_eq!(j[0], json!({"names": ["img-00"]}));
     }
 
     #[test]

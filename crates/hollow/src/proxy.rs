@@ -2,24 +2,18 @@
 //! three watches (services and endpointslices without the service-proxy-
 //! name and headless labels, its own node), the derived rule counts kept
 //! in memory and re-derived at most once per minimum sync period. Parsed
-//! Services and EndpointSlices are interned fleet-wide by (UID,
-//! resourceVersion), so thousands of proxies share one copy.
+//! Services and EndpointSlices come from the fleet's
+//! [`Interner`](crate::intern::Interner), so thousands of proxies share one copy.
 
 use crate::client::Api;
-use crate::kubelet::NodeStats;
+use crate::log::{node_event, Throttle, PROXY, PROXY_LOG_INTERVAL};
 use crate::node_status::NodeIdent;
-use crate::proxy_rules::{
-    derive, object_key, service_info, slice_info, ProxyState, ServiceInfo, ServiceView, SliceInfo,
-    SliceView,
-};
+use crate::proxy_rules::{derive, object_key, ProxyState, ServiceView, SliceView};
 use crate::shared::Shared;
+use crate::stats::NodeStats;
 use crate::watch::{run_watch, MetaOnly, WatchEvent, WatchTarget};
-use parking_lot::Mutex;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -27,58 +21,6 @@ use tokio_util::sync::CancellationToken;
 /// kube-proxy's informer label selector.
 pub const PROXY_LABEL_SELECTOR: &str =
     "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
-
-type InternMap<T> = Mutex<(HashMap<(u64, u64), Weak<T>>, usize)>;
-
-/// Shares parsed objects between proxies.
-#[derive(Default)]
-pub struct Interner {
-    services: InternMap<ServiceInfo>,
-    slices: InternMap<SliceInfo>,
-}
-
-fn hash_of(s: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
-}
-
-fn intern<T>(map: &InternMap<T>, uid: &str, rv: &str, make: impl FnOnce() -> T) -> Arc<T> {
-    let key = (hash_of(uid), hash_of(rv));
-    let mut guard = map.lock();
-    let (m, pruned_at) = &mut *guard;
-    if let Some(v) = m.get(&key).and_then(Weak::upgrade) {
-        return v;
-    }
-    let v = Arc::new(make());
-    m.insert(key, Arc::downgrade(&v));
-    // Drop dead entries now and then (amortised over inserts).
-    if m.len() > 2 * *pruned_at + 1024 {
-        m.retain(|_, w| w.strong_count() > 0);
-        *pruned_at = m.len();
-    }
-    v
-}
-
-impl Interner {
-    pub fn service(&self, v: &ServiceView) -> Arc<ServiceInfo> {
-        intern(
-            &self.services,
-            &v.metadata.uid,
-            &v.metadata.resource_version,
-            || service_info(v),
-        )
-    }
-
-    pub fn slice(&self, v: &SliceView) -> Arc<SliceInfo> {
-        intern(
-            &self.slices,
-            &v.metadata.uid,
-            &v.metadata.resource_version,
-            || slice_info(v),
-        )
-    }
-}
 
 enum Msg {
     Services(WatchEvent<ServiceView>),
@@ -129,7 +71,9 @@ async fn run(
         let metrics = sh.metrics.clone();
         tokio::spawn(run_watch(
             api.clone(),
-            WatchTarget::new("/api/v1/services", "services").label_selector(PROXY_LABEL_SELECTOR),
+            WatchTarget::new("/api/v1/services", "services")
+                .label_selector(PROXY_LABEL_SELECTOR)
+                .owner(&id.name, PROXY),
             metrics.clone(),
             cancel.child_token(),
             Some(tx.clone()),
@@ -138,7 +82,8 @@ async fn run(
         tokio::spawn(run_watch(
             api.clone(),
             WatchTarget::new("/apis/discovery.k8s.io/v1/endpointslices", "endpointslices")
-                .label_selector(PROXY_LABEL_SELECTOR),
+                .label_selector(PROXY_LABEL_SELECTOR)
+                .owner(&id.name, PROXY),
             metrics.clone(),
             cancel.child_token(),
             Some(tx.clone()),
@@ -147,14 +92,15 @@ async fn run(
         tokio::spawn(run_watch::<MetaOnly, Msg, _>(
             api.clone(),
             WatchTarget::new("/api/v1/nodes", "nodes")
-                .field_selector(&format!("metadata.name={}", id.name)),
+                .field_selector(&format!("metadata.name={}", id.name))
+                .owner(&id.name, PROXY),
             metrics,
             cancel.child_token(),
             None,
             |_| None,
         ));
         drop(tx);
-        let mut proxy = Proxy::default();
+        let mut proxy = Proxy::new(id);
         let mut listed = (false, false);
         let deadline = tokio::time::sleep(Duration::from_secs(30));
         tokio::pin!(deadline);
@@ -177,17 +123,67 @@ async fn run(
         }
         drop(gate);
         proxy.sync(&sh, &stats);
+        proxy.log_counts(Instant::now(), true);
         steady(sh, stats, rx, cancel, proxy).await;
     }
 }
 
-#[derive(Default)]
 struct Proxy {
+    id: Arc<NodeIdent>,
     state: ProxyState,
     dirty: bool,
+    /// Counts last derived and last logged (services, endpoints, rules).
+    counts: (usize, usize, usize),
+    logged: Option<(usize, usize, usize)>,
+    log_throttle: Throttle,
 }
 
 impl Proxy {
+    fn new(id: Arc<NodeIdent>) -> Proxy {
+        Proxy {
+            id,
+            state: ProxyState::default(),
+            dirty: false,
+            counts: (0, 0, 0),
+            logged: None,
+            log_throttle: Throttle::new(PROXY_LOG_INTERVAL),
+        }
+    }
+
+    /// Logs the synced counts when they changed since the last line: at
+    /// once (`force`, or the throttle allows), else when due.
+    fn log_counts(&mut self, now: Instant, force: bool) {
+        if self.logged == Some(self.counts) {
+            return;
+        }
+        let go = if force {
+            self.log_throttle.logged(now);
+            true
+        } else {
+            self.log_throttle.changed(now)
+        };
+        if go {
+            self.logged = Some(self.counts);
+            let (services, endpoints, rules) = self.counts;
+            node_event!(
+                info,
+                self.id.name,
+                PROXY,
+                services,
+                endpoints,
+                rules,
+                "Synced services and endpointslices"
+            );
+        }
+    }
+
+    /// When held-back counts are to be logged.
+    fn log_due(&self) -> Option<Instant> {
+        self.log_throttle
+            .due()
+            .filter(|_| self.logged != Some(self.counts))
+    }
+
     fn apply(&mut self, sh: &Shared, m: Msg) {
         self.dirty = true;
         match m {
@@ -242,6 +238,7 @@ impl Proxy {
     fn sync(&mut self, sh: &Shared, stats: &NodeStats) {
         self.dirty = false;
         let p = derive(&self.state);
+        self.counts = (p.services, p.endpoints, p.rules);
         let m = &sh.metrics;
         let set = |field: &std::sync::atomic::AtomicU32,
                    gauge: &prometheus_client::metrics::gauge::Gauge,
@@ -277,6 +274,10 @@ async fn steady(
         } else {
             Duration::from_secs(3600)
         };
+        let log_due = proxy.log_due();
+        let log_wait = log_due
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
             _ = cancel.cancelled() => break,
             m = rx.recv() => match m {
@@ -286,33 +287,14 @@ async fn steady(
             _ = tokio::time::sleep(wait), if proxy.dirty => {
                 proxy.sync(&sh, &stats);
                 last_sync = Instant::now();
+                proxy.log_counts(last_sync, false);
+            }
+            _ = tokio::time::sleep(log_wait), if log_due.is_some() => {
+                proxy.log_counts(Instant::now(), true);
             }
         }
     }
     // A stopped proxy programs nothing.
     proxy.state = ProxyState::default();
     proxy.sync(&sh, &stats);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn interns_by_uid_and_version() {
-        let i = Interner::default();
-        let v1: ServiceView = serde_json::from_value(json!({"metadata": {"uid": "u", "resourceVersion": "1", "name": "a"}, "spec": {"clusterIP": "10.96.0.5", "ports": [{"port": 80}]}})).unwrap();
-        let v2: ServiceView = serde_json::from_value(json!({"metadata": {"uid": "u", "resourceVersion": "2", "name": "a"}, "spec": {"clusterIP": "10.96.0.5", "ports": [{"port": 80}, {"port": 81}]}})).unwrap();
-        let a = i.service(&v1);
-        let b = i.service(&v1);
-        assert!(Arc::ptr_eq(&a, &b));
-        let c = i.service(&v2);
-        assert!(!Arc::ptr_eq(&a, &c));
-        assert_eq!(c.ports.len(), 2);
-        drop((a, b));
-        // A dead entry is rebuilt.
-        let d = i.service(&v1);
-        assert_eq!(d.ports.len(), 1);
-    }
 }

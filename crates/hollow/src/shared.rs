@@ -39,7 +39,7 @@ pub struct Shared {
     pub ua_kubelet: HeaderValue,
     pub ua_proxy: HeaderValue,
     pub ua_npd: HeaderValue,
-    pub interner: crate::proxy::Interner,
+    pub interner: crate::intern::Interner,
 }
 
 impl Shared {

@@ -119,6 +119,10 @@ pub struct WatchTarget {
     pub query: String,
     /// Resource label for metrics.
     pub resource: &'static str,
+    /// The node and component whose watch this is, for the `node` and
+    /// `component` fields of its log lines.
+    pub node: Option<Arc<str>>,
+    pub component: Option<&'static str>,
 }
 
 impl WatchTarget {
@@ -127,7 +131,16 @@ impl WatchTarget {
             path: path.into(),
             query: String::new(),
             resource,
+            node: None,
+            component: None,
         }
+    }
+
+    /// Tags the watch's log lines with its node and component.
+    pub fn owner(mut self, node: &str, component: &'static str) -> WatchTarget {
+        self.node = Some(node.into());
+        self.component = Some(component);
+        self
     }
 
     pub fn field_selector(mut self, selector: &str) -> WatchTarget {
@@ -224,7 +237,11 @@ pub async fn run_watch<T, M, F>(
                         }
                     }
                     Err(e) => {
-                        tracing::debug!("list {url}: {e}");
+                        tracing::debug!(
+                            node = target.node.as_deref().map(tracing::field::display),
+                            component = target.component.map(tracing::field::display),
+                            "list {url}: {e}"
+                        );
                         let d = machine.ended(End::ListFailed, rand::random());
                         if !sleep_or_cancel(d, &cancel).await {
                             return;
@@ -246,7 +263,11 @@ pub async fn run_watch<T, M, F>(
                 let end = match opened {
                     Err(e) if e.is_gone() => End::Gone,
                     Err(e) => {
-                        tracing::debug!("watch {url}: {e}");
+                        tracing::debug!(
+                            node = target.node.as_deref().map(tracing::field::display),
+                            component = target.component.map(tracing::field::display),
+                            "watch {url}: {e}"
+                        );
                         End::Failed
                     }
                     Ok(mut stream) => {
@@ -262,7 +283,11 @@ pub async fn run_watch<T, M, F>(
                             let line = match line {
                                 None => break End::Closed,
                                 Some(Err(e)) => {
-                                    tracing::debug!("watch {url} broke: {e}");
+                                    tracing::debug!(
+                                        node = target.node.as_deref().map(tracing::field::display),
+                                        component = target.component.map(tracing::field::display),
+                                        "watch {url} broke: {e}"
+                                    );
                                     break End::Failed;
                                 }
                                 Some(Ok(l)) => l,
@@ -271,6 +296,8 @@ pub async fn run_watch<T, M, F>(
                                 Ok(ev) => ev,
                                 Err(e) => {
                                     tracing::warn!(
+                                        node = target.node.as_deref().map(tracing::field::display),
+                                        component = target.component.map(tracing::field::display),
                                         "watch {url}: undecodable event ({e}); restarting the watch"
                                     );
                                     break End::Failed;
@@ -294,6 +321,8 @@ pub async fn run_watch<T, M, F>(
                                         break End::Gone;
                                     }
                                     tracing::debug!(
+                                        node = target.node.as_deref().map(tracing::field::display),
+                                        component = target.component.map(tracing::field::display),
                                         "watch {url}: error event {} {}",
                                         s.code,
                                         s.message

@@ -4,10 +4,8 @@
 //! the memory of holding 20,000 open watches.
 
 use crate::h2client::{Conn, Target};
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::bail;
 use bytes::Bytes;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,62 +29,29 @@ pub struct ApiServerBenchArgs {
     pub ephemeral: bool,
 }
 
-/// The master under test, as a child process.
+/// The master under test, as a child process (its log on our stderr).
 struct MasterProcess {
-    child: Child,
+    child: cluster::launcher::MasterChild,
     kubeconfig: String,
-    _dir: tempfile::TempDir,
 }
 
 impl MasterProcess {
-    fn start(ephemeral: bool) -> anyhow::Result<MasterProcess> {
-        let dir = tempfile::tempdir().context("temporary data directory")?;
-        let exe = std::env::current_exe().context("finding the kubemark binary")?;
-        let mut cmd = Command::new(exe);
-        cmd.args(["master", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if ephemeral {
-            cmd.arg("--ephemeral");
-        }
-        let mut child = cmd.spawn().context("starting kubemark master")?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let mut kubeconfig_path = None;
-        for line in lines.by_ref() {
-            let line = line?;
-            if let Some(p) = line.trim().strip_prefix("export KUBECONFIG=") {
-                kubeconfig_path = Some(p.to_string());
-                break;
-            }
-        }
-        // Keep draining stdout so the child never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
-        let path = kubeconfig_path
-            .ok_or_else(|| anyhow!("the master exited before printing its kubeconfig"))?;
-        let kubeconfig =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        Ok(MasterProcess {
-            child,
-            kubeconfig,
-            _dir: dir,
-        })
+    async fn start(ephemeral: bool) -> anyhow::Result<MasterProcess> {
+        let mut launch = cluster::launcher::MasterLaunch::ephemeral("-");
+        launch.ephemeral = ephemeral;
+        launch.output = cluster::launcher::Output::Inherit;
+        launch.own_process_group = false;
+        let child = cluster::launcher::MasterChild::spawn(&launch).await?;
+        let kubeconfig = child.kubeconfig.clone();
+        Ok(MasterProcess { child, kubeconfig })
     }
 
     fn rss_bytes(&self) -> anyhow::Result<u64> {
-        rss_of(self.child.id())
+        rss_of(self.child.pid)
     }
 
     fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        Ok(procstat::sample(&self.child.id().to_string())?.cpu_seconds)
-    }
-}
-
-impl Drop for MasterProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Ok(procstat::sample(&self.child.pid.to_string())?.cpu_seconds)
     }
 }
 
@@ -169,7 +134,7 @@ pub async fn run(args: ApiServerBenchArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.seconds == 0 {
         bail!("--concurrency and --seconds must be at least 1");
     }
-    let master = MasterProcess::start(args.ephemeral)?;
+    let master = MasterProcess::start(args.ephemeral).await?;
     let target = Target::from_kubeconfig(&master.kubeconfig)?;
     let mut conns = Vec::new();
     for _ in 0..args.concurrency.div_ceil(16).max(1) {

@@ -909,15 +909,16 @@ async fn run_one(args: &HollowBenchArgs, n: usize) -> anyhow::Result<HollowResul
         "kubemark-bench-hollow-master-{n}-{}.log",
         std::process::id()
     ));
-    let master = perf::MasterProcess::spawn(&log)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let master =
+        cluster::launcher::MasterChild::spawn(&cluster::launcher::MasterLaunch::ephemeral(&log))
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
     println!("master: pid {} (log {})", master.pid, log.display());
     let outcome = tokio::select! {
         r = measure(args, n, cfg, mode, &master) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
     };
-    master.shutdown().await;
+    master.shutdown(Duration::from_secs(10)).await;
     let r = outcome?;
     println!();
     print!("{}", report_table(&r));
@@ -930,7 +931,7 @@ async fn measure(
     n: usize,
     cfg: hollow::FleetConfig,
     mode: ConnMode,
-    master: &perf::MasterProcess,
+    master: &cluster::launcher::MasterChild,
 ) -> anyhow::Result<HollowResult> {
     let target = perf::Target::child(master)
         .await

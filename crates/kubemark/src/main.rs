@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_hollow;
+mod clusters;
 mod h2client;
 
 // glibc malloc spent about a sixth of the master's CPU under Density load
@@ -41,6 +42,32 @@ enum Command {
     /// Benchmarks (print measured numbers).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Container images of kubemark (for hollow-node pods).
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Start a named kubemark cluster (master + hollow nodes) that keeps
+    /// running in the background.
+    Start(Box<clusters::StartArgs>),
+    /// Show a cluster's components, their health and its hollow nodes.
+    Status(clusters::StatusArgs),
+    /// Grow or shrink a cluster's hollow nodes.
+    Scale(clusters::ScaleArgs),
+    /// Stop a cluster and remove everything it started or created.
+    Stop(clusters::StopArgs),
+    /// Print the process or pod that simulates a hollow node.
+    Which(clusters::WhichArgs),
+    /// Print one hollow node's own log lines (kubelet, proxy, NPD).
+    Logs(clusters::LogsArgs),
+    /// Keep a cluster's processes running (started by `kubemark start`).
+    #[command(hide = true)]
+    Supervise(clusters::SuperviseArgs),
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Write an OCI image archive (oci-archive) of this kubemark binary with
+    /// its shared libraries and CA certificates, without Docker or any daemon.
+    Build(ociimage::ImageBuildArgs),
 }
 
 #[derive(Subcommand)]
@@ -93,17 +120,48 @@ struct MasterArgs {
     /// Ready=Unknown and gets the unreachable taint.
     #[arg(long, default_value_t = 40)]
     node_monitor_grace_period: u64,
+    /// Once serving, write {"url", "kubeconfig", "pid", "data_dir"} as JSON
+    /// to this file (for programs that start the master).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
+    // `@FILE` arguments expand to the file's lines, one argument per line
+    // (the external hollow-node provider passes flags in a ConfigMap file).
+    let cli = match argfile::expand_args_from(
+        std::env::args_os(),
+        argfile::parse_fromfile,
+        argfile::PREFIX,
+    ) {
+        Ok(args) => Cli::parse_from(args),
+        Err(e) => {
+            eprintln!("error: cannot read an @argument file: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // Readiness and health probes fail while a component is down, which
+    // the cluster commands report themselves; kube-rs would log each as an
+    // error.
+    let default_filter = match cli.command {
+        Command::Supervise(_)
+        | Command::Start(_)
+        | Command::Status(_)
+        | Command::Scale(_)
+        | Command::Stop(_)
+        | Command::Which(_)
+        | Command::Logs(_) => "info,kube_client=off",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KUBEMARK_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: logs in files stay greppable.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -135,6 +193,18 @@ fn main() -> std::process::ExitCode {
             Command::Bench(BenchCommand::ApiServer(args)) => plain(bench::run(args).await),
             Command::Bench(BenchCommand::Scheduler(args)) => plain(bench::scheduler(args).await),
             Command::Bench(BenchCommand::Hollow(args)) => plain(bench_hollow::run(args).await),
+            Command::Image(ImageCommand::Build(args)) => plain(
+                ociimage::build(&args)
+                    .map(|summary| println!("{summary}"))
+                    .map_err(anyhow::Error::from),
+            ),
+            Command::Start(args) => plain(clusters::start(*args).await),
+            Command::Status(args) => plain(clusters::status(args).await),
+            Command::Scale(args) => plain(clusters::scale(args).await),
+            Command::Stop(args) => plain(clusters::stop(args).await),
+            Command::Which(args) => plain(clusters::which(args).await),
+            Command::Logs(args) => plain(clusters::logs(args).await),
+            Command::Supervise(args) => plain(clusters::supervise(args).await),
         }
     });
     match result {
@@ -190,9 +260,21 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
     println!("To use it:");
     println!("  export KUBECONFIG={}", running.kubeconfig_path.display());
     println!("  kubectl get nodes");
+    if let Some(path) = &args.ready_file {
+        let info = cluster::launcher::ReadyInfo {
+            url: running.url.clone(),
+            kubeconfig: running.kubeconfig_path.clone(),
+            pid: std::process::id(),
+            data_dir: running.data_dir.clone(),
+        };
+        cluster::launcher::write_ready_file(path, &info)?;
+    }
     wait_for_signal().await;
     eprintln!("shutting down");
     control_plane.shutdown().await;
+    if let Some(path) = &args.ready_file {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
 }
 

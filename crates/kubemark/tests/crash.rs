@@ -3,78 +3,50 @@
 //! data directory, resourceVersions keep increasing, and a truncated log
 //! tail is recovered up to the last good record with a warning.
 
+use cluster::launcher::{MasterChild, MasterLaunch};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 struct Master {
-    child: Child,
-    kubeconfig: String,
-    stderr: Arc<Mutex<String>>,
+    child: MasterChild,
+    log: PathBuf,
 }
 
-fn start(data_dir: &Path) -> Master {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubemark"))
-        .args(["master", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kubemark master");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let err_pipe = child.stderr.take().expect("stderr");
-    let sink = stderr.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-            let mut s = sink.lock().expect("lock");
-            s.push_str(&line);
-            s.push('\n');
-        }
-    });
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let mut path = None;
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Some(p) = line.trim().strip_prefix("export KUBECONFIG=") {
-            path = Some(p.to_string());
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let path =
-        path.unwrap_or_else(|| panic!("master did not start: {}", stderr.lock().expect("lock")));
-    let kubeconfig = std::fs::read_to_string(path).expect("kubeconfig");
-    Master {
-        child,
-        kubeconfig,
-        stderr,
-    }
+/// `kubemark master` on `data_dir` through the one launcher (its ready
+/// file), logging to a file next to the data directory.
+async fn start(data_dir: &Path) -> Master {
+    let log = data_dir.with_extension("log");
+    // Each start's output on its own: a warning must come from this run.
+    let _ = std::fs::remove_file(&log);
+    let mut launch = MasterLaunch::ephemeral(&log);
+    launch.exe = Some(PathBuf::from(env!("CARGO_BIN_EXE_kubemark")));
+    launch.data_dir = Some(data_dir.to_path_buf());
+    launch.ephemeral = false;
+    let child = MasterChild::spawn(&launch)
+        .await
+        .unwrap_or_else(|e| panic!("master did not start: {e}"));
+    Master { child, log }
 }
 
 impl Master {
     async fn client(&self) -> kube::Client {
-        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig).expect("kubeconfig");
+        let kc = kube::config::Kubeconfig::from_yaml(&self.child.kubeconfig).expect("kubeconfig");
         let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
             .expect("config");
         kube::Client::try_from(cfg).expect("client")
     }
 
-    fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let _ = self.child.wait();
+    async fn kill9(self) {
+        self.child.kill().await;
     }
-}
 
-impl Drop for Master {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -122,7 +94,7 @@ fn log_files(store: &Path) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let m = start(dir.path());
+    let m = start(&dir.path().join("data")).await;
     let client = m.client().await;
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     // Writers keep going while the process is killed.
@@ -150,14 +122,14 @@ async fn acknowledged_writes_survive_kill_9() {
         }
     }
     let (_, rv_before) = names_and_max_rv(&client).await;
-    m.kill9();
+    m.kill9().await;
     for w in writers {
         let _ = w.await;
     }
     let acked = acked.lock().expect("lock").clone();
     assert!(acked.len() >= 300);
 
-    let m = start(dir.path());
+    let m = start(&dir.path().join("data")).await;
     let client = m.client().await;
     let (present, rv_after) = names_and_max_rv(&client).await;
     let missing: Vec<&String> = acked.difference(&present).collect();
@@ -189,7 +161,7 @@ async fn acknowledged_writes_survive_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_log_tail_is_recovered_with_a_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let m = start(dir.path());
+    let m = start(&dir.path().join("data")).await;
     let client = m.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     for i in 0..20 {
@@ -197,8 +169,8 @@ async fn truncated_log_tail_is_recovered_with_a_warning() {
             .await
             .expect("create");
     }
-    m.kill9();
-    let logs = log_files(&dir.path().join("store"));
+    m.kill9().await;
+    let logs = log_files(&dir.path().join("data").join("store"));
     let last = logs.last().expect("a log file exists").clone();
     let len = std::fs::metadata(&last).expect("meta").len();
     assert!(len > 10, "log {last:?} is empty");
@@ -210,7 +182,7 @@ async fn truncated_log_tail_is_recovered_with_a_warning() {
     f.set_len(len - 7).expect("truncate");
     drop(f);
 
-    let m = start(dir.path());
+    let m = start(&dir.path().join("data")).await;
     let client = m.client().await;
     let (present, _) = names_and_max_rv(&client).await;
     let expected: BTreeSet<String> = (0..19).map(|i| format!("w-{i:02}")).collect();
@@ -224,7 +196,7 @@ async fn truncated_log_tail_is_recovered_with_a_warning() {
         "the half-written record must not come back"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let stderr = m.stderr.lock().expect("lock").clone();
+    let stderr = m.output();
     assert!(
         stderr.to_lowercase().contains("warning"),
         "no recovery warning printed: {stderr}"

@@ -61,126 +61,35 @@ macro_rules! ty {
             name: <$t as JsonSchema>::schema_name,
         }
     };
+    ($t:ty) => {
+        TypeEntry {
+            group: <$t as k8s_openapi::Resource>::GROUP,
+            version: <$t as k8s_openapi::Resource>::VERSION,
+            kind: <$t as k8s_openapi::Resource>::KIND,
+            add: add::<$t>,
+            name: <$t as JsonSchema>::schema_name,
+        }
+    };
 }
 
-/// Kinds we can describe: everything the registry serves, the kinds its
-/// subresources take (Scale, Eviction, TokenRequest, Binding) and a few more
-/// built-ins so that adding them to the registry needs no change here.
-static TYPES: &[TypeEntry] = &[
-    ty!("", "v1", "Binding", api::core::v1::Binding),
-    ty!("", "v1", "ConfigMap", api::core::v1::ConfigMap),
-    ty!("", "v1", "Endpoints", api::core::v1::Endpoints),
-    ty!("", "v1", "Event", api::core::v1::Event),
-    ty!("", "v1", "LimitRange", api::core::v1::LimitRange),
-    ty!("", "v1", "Namespace", api::core::v1::Namespace),
-    ty!("", "v1", "Node", api::core::v1::Node),
-    ty!(
-        "",
-        "v1",
-        "PersistentVolume",
-        api::core::v1::PersistentVolume
-    ),
-    ty!(
-        "",
-        "v1",
-        "PersistentVolumeClaim",
-        api::core::v1::PersistentVolumeClaim
-    ),
-    ty!("", "v1", "Pod", api::core::v1::Pod),
-    ty!("", "v1", "PodTemplate", api::core::v1::PodTemplate),
-    ty!(
-        "",
-        "v1",
-        "ReplicationController",
-        api::core::v1::ReplicationController
-    ),
-    ty!("", "v1", "ResourceQuota", api::core::v1::ResourceQuota),
-    ty!("", "v1", "Secret", api::core::v1::Secret),
-    ty!("", "v1", "Service", api::core::v1::Service),
-    ty!("", "v1", "ServiceAccount", api::core::v1::ServiceAccount),
-    ty!(
-        "apps",
-        "v1",
-        "ControllerRevision",
-        api::apps::v1::ControllerRevision
-    ),
-    ty!("apps", "v1", "DaemonSet", api::apps::v1::DaemonSet),
-    ty!("apps", "v1", "Deployment", api::apps::v1::Deployment),
-    ty!("apps", "v1", "ReplicaSet", api::apps::v1::ReplicaSet),
-    ty!("apps", "v1", "StatefulSet", api::apps::v1::StatefulSet),
-    ty!(
-        "authentication.k8s.io",
-        "v1",
-        "TokenRequest",
-        api::authentication::v1::TokenRequest
-    ),
-    ty!("autoscaling", "v1", "Scale", api::autoscaling::v1::Scale),
-    ty!("batch", "v1", "CronJob", api::batch::v1::CronJob),
-    ty!("batch", "v1", "Job", api::batch::v1::Job),
-    ty!(
-        "coordination.k8s.io",
-        "v1",
-        "Lease",
-        api::coordination::v1::Lease
-    ),
-    ty!(
-        "discovery.k8s.io",
-        "v1",
-        "EndpointSlice",
-        api::discovery::v1::EndpointSlice
-    ),
-    ty!("events.k8s.io", "v1", "Event", api::events::v1::Event),
-    ty!(
-        "networking.k8s.io",
-        "v1",
-        "Ingress",
-        api::networking::v1::Ingress
-    ),
-    ty!(
-        "networking.k8s.io",
-        "v1",
-        "NetworkPolicy",
-        api::networking::v1::NetworkPolicy
-    ),
-    ty!(
-        "node.k8s.io",
-        "v1",
-        "RuntimeClass",
-        api::node::v1::RuntimeClass
-    ),
-    ty!("policy", "v1", "Eviction", api::policy::v1::Eviction),
-    ty!(
-        "policy",
-        "v1",
-        "PodDisruptionBudget",
-        api::policy::v1::PodDisruptionBudget
-    ),
-    ty!(
-        "scheduling.k8s.io",
-        "v1",
-        "PriorityClass",
-        api::scheduling::v1::PriorityClass
-    ),
-    ty!(
-        "storage.k8s.io",
-        "v1",
-        "CSIDriver",
-        api::storage::v1::CSIDriver
-    ),
-    ty!("storage.k8s.io", "v1", "CSINode", api::storage::v1::CSINode),
-    ty!(
-        "storage.k8s.io",
-        "v1",
-        "StorageClass",
-        api::storage::v1::StorageClass
-    ),
-    ty!(
-        "storage.k8s.io",
-        "v1",
-        "VolumeAttachment",
-        api::storage::v1::VolumeAttachment
-    ),
-];
+/// Expands the registry's list of v1.24 API types
+/// ([`apimachinery::v1_24_api`]) into the kinds we can describe: every
+/// resource that has a k8s-openapi type, served or not, and the kinds its
+/// subresources take. The few v1.24-only resources (no k8s-openapi type,
+/// so no schema) are left out.
+macro_rules! openapi_types {
+    (
+        resources { $( ($t:ty) { $($policy:tt)* } ; )* }
+        v1_24_only { $( ($u:ty) { $($only:tt)* } ; )* }
+        subresource_kinds { $( ($s:ty) )* }
+    ) => {
+        &[ $( ty!($t), )* $( ty!($s), )* ]
+    };
+}
+
+/// Kinds we can describe, with group, version and kind from the registry's
+/// types, so that adding a resource to the registry needs no change here.
+static TYPES: &[TypeEntry] = apimachinery::v1_24_api!(openapi_types);
 
 /// meta/v1 types every document references (responses, request bodies).
 static META_TYPES: &[TypeEntry] = &[
@@ -1183,7 +1092,7 @@ pub fn definition_name(group: &str, kind: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // Tests may unwrap (docs/HELPERS.md).
+#[allow(clippy::unwrap_used)] // Tests may unwrap (CONTRIBUTING.md).
 mod tests {
     use super::*;
 
@@ -1297,6 +1206,85 @@ mod tests {
                 let (g, v, k) = subresource_gvk(r, sub);
                 assert!(type_entry(g, v, k).is_some(), "{}/{}", r.plural, sub.name);
             }
+        }
+    }
+
+    /// TYPES is the registry's table: every v1.24 resource that has a
+    /// k8s-openapi type, plus the subresource kinds, and nothing else.
+    #[test]
+    fn types_are_the_registry_kinds() {
+        let mut types: Vec<(&str, &str, &str)> =
+            TYPES.iter().map(|t| (t.group, t.version, t.kind)).collect();
+        // v1.24-only resources have no k8s-openapi type, hence no schema.
+        macro_rules! v1_24_only {
+            (
+                resources { $($resources:tt)* }
+                v1_24_only { $( ($u:ty) { $($only:tt)* } ; )* }
+                subresource_kinds { $($kinds:tt)* }
+            ) => {
+                [ $( (<$u as k8s_openapi::Resource>::GROUP, <$u as k8s_openapi::Resource>::KIND), )* ]
+            };
+        }
+        let only = apimachinery::v1_24_api!(v1_24_only);
+        assert_eq!(only.len(), 3);
+        let mut want: Vec<(&str, &str, &str)> = Vec::new();
+        for b in registry::BUILTINS {
+            let r = &b.info;
+            if only.contains(&(r.group, r.kind)) {
+                continue;
+            }
+            want.push((r.group, r.version, r.kind));
+            for sub in r.subresources {
+                want.push(subresource_gvk(r, sub));
+            }
+        }
+        types.sort();
+        types.dedup();
+        want.sort();
+        want.dedup();
+        assert_eq!(types.len(), TYPES.len(), "a type is listed twice");
+        assert_eq!(types, want);
+        assert_eq!(TYPES.len(), 53 + 3);
+    }
+
+    /// The documents describe exactly the served resources: every path's
+    /// kind is a served kind or one of its subresource kinds, and every
+    /// served resource has its paths.
+    #[test]
+    fn documents_describe_exactly_the_served_resources() {
+        let mut served: Vec<(&str, &str, &str)> = Vec::new();
+        for r in registry::RESOURCES {
+            served.push((r.group, r.version, r.kind));
+            for sub in r.subresources {
+                served.push(subresource_gvk(r, sub));
+            }
+        }
+        let v2 = openapi_v2();
+        let mut seen: Vec<(String, String, String)> = Vec::new();
+        for (path, item) in v2["paths"].as_object().unwrap() {
+            for op in item.as_object().unwrap().values() {
+                let Some(gvk) = op.get("x-kubernetes-group-version-kind") else {
+                    continue;
+                };
+                let s = |k: &str| gvk[k].as_str().unwrap().to_string();
+                let key = (s("group"), s("version"), s("kind"));
+                assert!(
+                    served
+                        .iter()
+                        .any(|(g, v, k)| (*g, *v, *k) == (&*key.0, &*key.1, &*key.2)),
+                    "{path}: {key:?} is not served"
+                );
+                seen.push(key);
+            }
+        }
+        for r in registry::RESOURCES {
+            assert!(
+                seen.iter()
+                    .any(|(g, v, k)| (g.as_str(), v.as_str(), k.as_str())
+                        == (r.group, r.version, r.kind)),
+                "{} has no path",
+                r.storage_name()
+            );
         }
     }
 

@@ -868,7 +868,7 @@ fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // Tests may unwrap (docs/HELPERS.md).
+#[allow(clippy::unwrap_used)] // Tests may unwrap (CONTRIBUTING.md).
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -209,7 +209,7 @@ pub fn strict_patch_error(patched: &Value, unknown: &[String]) -> ApiError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // Tests may unwrap (docs/HELPERS.md).
+#[allow(clippy::unwrap_used)] // Tests may unwrap (CONTRIBUTING.md).
 mod tests {
     use super::*;
     use serde_json::json;

@@ -333,7 +333,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // Tests may unwrap (docs/HELPERS.md).
+#[allow(clippy::unwrap_used)] // Tests may unwrap (CONTRIBUTING.md).
 mod tests {
     use super::*;
     use rcgen::PublicKeyData as _;

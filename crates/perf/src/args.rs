@@ -52,8 +52,15 @@ pub struct RunArgs {
     pub nodes: Option<usize>,
     /// The cluster to test. Without it, an ephemeral embedded master is
     /// started. (KUBECONFIG and ~/.kube/config are never used implicitly.)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cluster")]
     pub kubeconfig: Option<PathBuf>,
+    /// A cluster started with `kubemark start --name NAME`: its admin
+    /// kubeconfig, and its supervised master processes for CPU/memory.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Where clusters live [default: $XDG_DATA_HOME/kubemark/clusters].
+    #[arg(long, env = "KUBEMARK_DIR", hide_env_values = true)]
+    pub clusters_dir: Option<PathBuf>,
     /// The run directory for the artifacts [default: ./artifacts/<test>-<timestamp>].
     #[arg(long)]
     pub artifacts: Option<PathBuf>,
@@ -113,6 +120,8 @@ impl RunArgs {
             test,
             nodes: None,
             kubeconfig: None,
+            cluster: None,
+            clusters_dir: None,
             artifacts: None,
             pods_per_node: 30,
             nodes_per_namespace: 100,
@@ -132,10 +141,13 @@ impl RunArgs {
     /// Hollow nodes this run starts itself: --nodes, or 100 when no
     /// cluster is given; none for an existing cluster without --nodes.
     pub fn hollow_nodes_to_start(&self) -> Option<usize> {
-        match (&self.kubeconfig, self.nodes) {
+        match (
+            self.kubeconfig.is_some() || self.cluster.is_some(),
+            self.nodes,
+        ) {
             (_, Some(n)) => Some(n),
-            (None, None) => Some(DEFAULT_NODES),
-            (Some(_), None) => None,
+            (false, None) => Some(DEFAULT_NODES),
+            (true, None) => None,
         }
     }
 

@@ -37,7 +37,7 @@ pub mod usage;
 pub use args::{BenchArgs, RunArgs, TestKind};
 pub use bench::{bench_density, BenchResult};
 pub use runner::{run_with, RunOptions, RunOutcome};
-pub use target::{MasterKind, MasterProcess, Target};
+pub use target::{MasterKind, Target};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -159,7 +159,20 @@ fn install_interrupt(
 }
 
 /// `kubemark run density|load`.
-pub async fn run(args: RunArgs) -> Result<RunOutcome, PerfError> {
+pub async fn run(mut args: RunArgs) -> Result<RunOutcome, PerfError> {
+    let cluster_dir = match &args.cluster {
+        Some(name) => {
+            let base = args
+                .clusters_dir
+                .clone()
+                .unwrap_or_else(cluster::state::default_base_dir);
+            let dir = cluster::state::ClusterDir::existing(&base, name)
+                .map_err(|e| PerfError::Args(crate::args::ArgsError(format!("--cluster: {e}"))))?;
+            args.kubeconfig = Some(dir.kubeconfig());
+            Some(dir)
+        }
+        None => None,
+    };
     args.validate()?;
     if args.dry_run {
         return dry_run(&args);
@@ -177,7 +190,12 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, PerfError> {
     let interrupt = install_interrupt(opts.cancel.clone(), pid.clone());
     let result = match &args.kubeconfig {
         Some(path) => match Target::from_kubeconfig_file(path).await {
-            Ok(target) => run_with(&args, target, opts).await,
+            Ok(mut target) => {
+                if let Some(dir) = &cluster_dir {
+                    target.use_cluster_processes(dir);
+                }
+                run_with(&args, target, opts).await
+            }
             Err(e) => Err(e),
         },
         None => {
@@ -185,9 +203,10 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, PerfError> {
                 "Starting an ephemeral embedded master (log: {})...",
                 dir.join("master.log").display()
             );
-            let master = MasterProcess::spawn(&dir.join("master.log")).await;
+            let launch = cluster::launcher::MasterLaunch::ephemeral(dir.join("master.log"));
+            let master = cluster::launcher::MasterChild::spawn(&launch).await;
             match master {
-                Err(e) => Err(e),
+                Err(e) => Err(PerfError::Master(e.to_string())),
                 Ok(master) => {
                     *pid.lock() = Some(master.pid);
                     let r = match Target::child(&master).await {
@@ -195,7 +214,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, PerfError> {
                         Err(e) => Err(e),
                     };
                     println!("Stopping the embedded master...");
-                    master.shutdown().await;
+                    master.shutdown(std::time::Duration::from_secs(10)).await;
                     *pid.lock() = None;
                     r
                 }

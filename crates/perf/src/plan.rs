@@ -37,6 +37,13 @@ const REFERENCE_PODS_PER_NAMESPACE: f64 = 3000.0;
 pub const MIN_LATENCY_PODS: usize = 500;
 /// Load's random rescale factor: new sizes in [size/2, 3·size/2].
 pub const RANDOM_SCALE_FACTOR: f64 = 0.5;
+/// The node ClusterLoader2 sizes its latency pods for ("1-core 4GB"), which
+/// is also upstream kubemark's hollow node: 1 CPU, 3840Mi.
+pub const REFERENCE_NODE_MILLICPU: u64 = 1000;
+pub const REFERENCE_NODE_MEMORY: u64 = 3840 * 1024 * 1024;
+/// ClusterLoader2's LATENCY_POD_CPU / LATENCY_POD_MEMORY (100m / 350M).
+const LATENCY_POD_MILLICPU: u64 = 100;
+const LATENCY_POD_MEMORY: u64 = 350_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Kind {
@@ -247,6 +254,31 @@ fn latency_workloads(namespaces: &[String], latency_pods: usize) -> Vec<Workload
     out
 }
 
+/// Latency pods that fit on one reference node next to the test's own
+/// pods of that node: Density's saturation pods (1m/10M each); Load's
+/// pods counted at the larger Job/DaemonSet request (10m/10M) plus the
+/// DaemonSet pod. At least 1.
+pub fn latency_pods_per_node(test: TestKind, pods_per_node: usize) -> usize {
+    let pods = pods_per_node as u64;
+    let (cpu, mem) = match test {
+        TestKind::Density => (pods, pods * 10_000_000),
+        TestKind::Load => ((pods + 1) * 10, (pods + 1) * 10_000_000),
+    };
+    let by_cpu = REFERENCE_NODE_MILLICPU.saturating_sub(cpu) / LATENCY_POD_MILLICPU;
+    let by_mem = REFERENCE_NODE_MEMORY.saturating_sub(mem) / LATENCY_POD_MEMORY;
+    (by_cpu.min(by_mem) as usize).max(1)
+}
+
+/// ClusterLoader2's default latency pod count, max(500, nodes), capped to
+/// what fits on 1-core nodes ([`latency_pods_per_node`]): the same as
+/// ClusterLoader2's from about 60 nodes up (it assumes 100+), and still
+/// schedulable on a smaller cluster of upstream-sized hollow nodes.
+pub fn default_latency_pods(test: TestKind, nodes: usize, pods_per_node: usize) -> usize {
+    MIN_LATENCY_PODS
+        .max(nodes)
+        .min(nodes.saturating_mul(latency_pods_per_node(test, pods_per_node)))
+}
+
 /// Builds the plan for `nodes` nodes. `run_id` names the namespaces;
 /// `seed` drives Load's random order.
 pub fn build(args: &RunArgs, nodes: usize, run_id: &str, seed: u64) -> Plan {
@@ -257,7 +289,7 @@ pub fn build(args: &RunArgs, nodes: usize, run_id: &str, seed: u64) -> Plan {
         .collect();
     let latency_pods = args
         .latency_pods
-        .unwrap_or_else(|| MIN_LATENCY_PODS.max(nodes));
+        .unwrap_or_else(|| default_latency_pods(args.test, nodes, args.pods_per_node));
     let mut plan = Plan {
         test: args.test,
         nodes,
@@ -806,9 +838,11 @@ mod tests {
             .iter()
             .all(|w| w.cpu == "100m" && w.memory == "350M" && w.replicas == 1));
         assert!(p.workloads.is_empty() && p.services.is_empty());
-        // Default latency pods: max(500, nodes).
+        // Default latency pods: max(500, nodes), as many as fit on 1-core
+        // nodes (9 each next to 3 saturation pods).
         a.latency_pods = None;
-        assert_eq!(build(&a, 10, "x", 1).latency_pods(), 500);
+        assert_eq!(build(&a, 10, "x", 1).latency_pods(), 90);
+        assert_eq!(build(&a, 100, "x", 1).latency_pods(), 500);
         assert_eq!(build(&a, 1000, "x", 1).latency_pods(), 1000);
         let phases = p.phases();
         let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
@@ -908,5 +942,79 @@ mod tests {
         );
         assert_eq!(qps_offsets(3, 5.0), vec![0.0, 0.2, 0.4]);
         assert!(pod_paced_offsets(&[], 10.0).is_empty());
+    }
+
+    /// A request quantity as plan.rs spells them: `<n>m` CPU, `<n>M` bytes.
+    fn quantity(q: &str) -> u64 {
+        let (n, unit) = q.split_at(q.len() - 1);
+        let n: u64 = n.parse().unwrap();
+        match unit {
+            "m" => n,
+            "M" => n * 1_000_000,
+            other => panic!("unexpected unit {other} in {q}"),
+        }
+    }
+
+    #[test]
+    fn requests_are_clusterloader2s() {
+        let a = RunArgs::new(TestKind::Density);
+        let p = build(&a, 100, "x", 1);
+        // testing/density/config.yaml: saturation 1m/10M, latency
+        // LATENCY_POD_CPU 100 (m) / LATENCY_POD_MEMORY 350 (M).
+        assert!(p
+            .saturation
+            .iter()
+            .all(|w| (w.cpu, w.memory) == ("1m", "10M")));
+        assert!(p
+            .latency
+            .iter()
+            .all(|w| (w.cpu, w.memory) == ("100m", "350M")));
+        assert_eq!(quantity(p.latency[0].cpu), LATENCY_POD_MILLICPU);
+        assert_eq!(quantity(p.latency[0].memory), LATENCY_POD_MEMORY);
+        assert_eq!(REFERENCE_NODE_MEMORY, 4_026_531_840);
+        let cases = [
+            (TestKind::Density, 30, 9),
+            (TestKind::Density, 3, 9),
+            (TestKind::Density, 110, 8),
+            (TestKind::Load, 30, 6),
+            (TestKind::Load, 110, 1),
+        ];
+        for (test, pods, want) in cases {
+            assert_eq!(latency_pods_per_node(test, pods), want, "{test:?} {pods}");
+        }
+    }
+
+    /// The default plans fit on upstream kubemark's 1-core / 3840Mi nodes:
+    /// per node, the test's own pods (spread evenly, as the scheduler's
+    /// balanced allocation does) plus its share of the latency pods.
+    #[test]
+    fn default_plans_fit_on_one_core_nodes() {
+        for test in [TestKind::Density, TestKind::Load] {
+            for nodes in [1, 3, 10, 50, 56, 100, 500, 5000] {
+                let a = RunArgs::new(test);
+                let p = build(&a, nodes, "x", 7);
+                let n = nodes as u64;
+                let own: Vec<&Workload> = p.saturation.iter().chain(&p.workloads).collect();
+                let pods_cpu: u64 = own
+                    .iter()
+                    .map(|w| w.pods(nodes) as u64 * quantity(w.cpu))
+                    .sum();
+                let pods_mem: u64 = own
+                    .iter()
+                    .map(|w| w.pods(nodes) as u64 * quantity(w.memory))
+                    .sum();
+                let latency = (p.latency_pods() as u64).div_ceil(n);
+                let cpu = pods_cpu.div_ceil(n) + latency * LATENCY_POD_MILLICPU;
+                let mem = pods_mem.div_ceil(n) + latency * LATENCY_POD_MEMORY;
+                assert!(
+                    cpu <= REFERENCE_NODE_MILLICPU && mem <= REFERENCE_NODE_MEMORY,
+                    "{test:?} on {nodes} nodes: {cpu}m CPU, {mem} bytes per node"
+                );
+                assert!(p.latency_pods() >= nodes.min(MIN_LATENCY_PODS));
+                if nodes >= 100 {
+                    assert_eq!(p.latency_pods(), MIN_LATENCY_PODS.max(nodes));
+                }
+            }
+        }
     }
 }

@@ -1,13 +1,10 @@
 //! The cluster under test: a client for it (only ever from an explicit
 //! kubeconfig), what kind of master it is, and how to sample its
-//! components' CPU and memory. Also the embedded master run as a child
-//! process, so that its usage is measured apart from the hollow nodes.
+//! components' CPU and memory.
 
 use crate::PerfError;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// How long the master may take to answer `/version` before the run gives up.
 const REACH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -102,10 +99,10 @@ impl Target {
     }
 
     /// The embedded master running as a child process of this one.
-    pub async fn child(master: &MasterProcess) -> Result<Target, PerfError> {
+    pub async fn child(master: &cluster::launcher::MasterChild) -> Result<Target, PerfError> {
         let (client, config, url) = connect_yaml(
             &master.kubeconfig,
-            &master.kubeconfig_path.display().to_string(),
+            &master.ready.kubeconfig.display().to_string(),
         )
         .await?;
         Ok(Target {
@@ -146,6 +143,30 @@ impl Target {
         })
     }
 
+    /// A cluster started by `kubemark start`: the master processes its
+    /// supervisor runs are sampled by pid (the master's own `/metrics`
+    /// stays the source for a master kubemark does not run).
+    pub fn use_cluster_processes(&mut self, dir: &cluster::state::ClusterDir) {
+        let Ok(rt) = dir.read_runtime() else { return };
+        let pids: Vec<UsageSource> = rt
+            .processes
+            .iter()
+            .filter(|(name, _)| !name.starts_with(cluster::hollow_local::PROCESS_PREFIX))
+            .filter_map(|(name, r)| {
+                let p = r.process.filter(|p| p.alive())?;
+                Some(UsageSource::Pid {
+                    name: name.clone(),
+                    pid: p.pid,
+                })
+            })
+            .collect();
+        // The cluster outlives the run, so it stays `External` (cleanup
+        // runs as for any cluster); only where usage comes from changes.
+        if !pids.is_empty() {
+            self.usage = pids;
+        }
+    }
+
     /// `/version`, failing fast with a clear message when the master is
     /// unreachable.
     pub async fn version(&self) -> Result<serde_json::Value, PerfError> {
@@ -181,111 +202,5 @@ impl Target {
                 what: "GET /metrics".into(),
                 reason: e.to_string(),
             })
-    }
-}
-
-/// `kubemark master --ephemeral` as a child process.
-pub struct MasterProcess {
-    child: tokio::process::Child,
-    pub pid: u32,
-    pub kubeconfig_path: PathBuf,
-    pub kubeconfig: String,
-    _dir: tempfile::TempDir,
-}
-
-impl MasterProcess {
-    /// Starts `<this executable> master --listen 127.0.0.1:0 --data-dir <tmp>
-    /// --ephemeral` and waits for its kubeconfig; its log goes to `log`.
-    pub async fn spawn(log: &Path) -> Result<MasterProcess, PerfError> {
-        let fail = |m: String| PerfError::Master(m);
-        let dir =
-            tempfile::tempdir().map_err(|e| fail(format!("temporary data directory: {e}")))?;
-        let exe = std::env::current_exe()
-            .map_err(|e| fail(format!("finding the kubemark executable: {e}")))?;
-        let log_file =
-            std::fs::File::create(log).map_err(|e| fail(format!("{}: {e}", log.display())))?;
-        let mut cmd = tokio::process::Command::new(&exe);
-        cmd.args([
-            "master",
-            "--listen",
-            "127.0.0.1:0",
-            "--ephemeral",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .kill_on_drop(true);
-        // Its own process group: Ctrl-C in the terminal reaches only us, and
-        // we stop the master after cleaning up.
-        #[cfg(unix)]
-        cmd.process_group(0);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| fail(format!("starting {} master: {e}", exe.display())))?;
-        let pid = child
-            .id()
-            .ok_or_else(|| fail("the master exited immediately".into()))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| fail("no stdout from the master".into()))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let wait = async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(p) = line.trim().strip_prefix("export KUBECONFIG=") {
-                    return Some(PathBuf::from(p));
-                }
-            }
-            None
-        };
-        let path = match tokio::time::timeout(Duration::from_secs(60), wait).await {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                return Err(fail(format!(
-                    "the master exited before printing its kubeconfig; see {}",
-                    log.display()
-                )))
-            }
-            Err(_) => {
-                return Err(fail(format!(
-                    "the master printed no kubeconfig within 60s; see {}",
-                    log.display()
-                )))
-            }
-        };
-        // Keep draining stdout so the child never blocks writing to it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let kubeconfig = std::fs::read_to_string(&path)
-            .map_err(|e| fail(format!("reading {}: {e}", path.display())))?;
-        Ok(MasterProcess {
-            child,
-            pid,
-            kubeconfig_path: path,
-            kubeconfig,
-            _dir: dir,
-        })
-    }
-
-    /// Asks the master to stop (SIGTERM), killing it after 10 s.
-    pub async fn shutdown(mut self) {
-        #[cfg(unix)]
-        {
-            let _ = tokio::process::Command::new("kill")
-                .args(["-TERM", &self.pid.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .await;
-            if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
-        let _ = self.child.kill().await;
     }
 }
