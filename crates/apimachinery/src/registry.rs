@@ -152,11 +152,6 @@ const SERVED: Policy = Policy {
     storage: Storage::Own,
 };
 
-const UNSERVED: Policy = Policy {
-    served: false,
-    ..SERVED
-};
-
 /// `kubectl get all`.
 const ALL: &[&str] = &["all"];
 /// `kubectl get api-extensions`.
@@ -238,13 +233,13 @@ macro_rules! v1_24_api {
                     verbs: CREATE_ONLY, storage: Storage::None, ..SERVED
                 };
                 ($crate::k8s_openapi::api::core::v1::ComponentStatus) {
-                    verbs: GET_LIST, short_names: &["cs"], storage: Storage::None, ..UNSERVED
+                    verbs: GET_LIST, short_names: &["cs"], storage: Storage::None, ..SERVED
                 };
                 ($crate::k8s_openapi::api::core::v1::ConfigMap) { short_names: &["cm"], ..SERVED };
                 ($crate::k8s_openapi::api::core::v1::Endpoints) { short_names: &["ep"], ..SERVED };
                 ($crate::k8s_openapi::api::core::v1::Event) { short_names: &["ev"], ..SERVED };
                 ($crate::k8s_openapi::api::core::v1::LimitRange) {
-                    short_names: &["limits"], ..UNSERVED
+                    short_names: &["limits"], ..SERVED
                 };
                 ($crate::k8s_openapi::api::core::v1::Namespace) {
                     verbs: NAMESPACE_VERBS, short_names: &["ns"],
@@ -255,10 +250,10 @@ macro_rules! v1_24_api {
                     short_names: &["no"], subresources: &[STATUS], ..SERVED
                 };
                 ($crate::k8s_openapi::api::core::v1::PersistentVolumeClaim) {
-                    short_names: &["pvc"], subresources: &[STATUS], ..UNSERVED
+                    short_names: &["pvc"], subresources: &[STATUS], ..SERVED
                 };
                 ($crate::k8s_openapi::api::core::v1::PersistentVolume) {
-                    short_names: &["pv"], subresources: &[STATUS], ..UNSERVED
+                    short_names: &["pv"], subresources: &[STATUS], ..SERVED
                 };
                 // The real server also has pods/attach, ephemeralcontainers,
                 // exec, log, portforward and proxy: not served.
@@ -266,12 +261,12 @@ macro_rules! v1_24_api {
                     short_names: &["po"], categories: ALL,
                     subresources: &[POD_BINDING, EVICTION, STATUS], ..SERVED
                 };
-                ($crate::k8s_openapi::api::core::v1::PodTemplate) { ..UNSERVED };
+                ($crate::k8s_openapi::api::core::v1::PodTemplate) { ..SERVED };
                 ($crate::k8s_openapi::api::core::v1::ReplicationController) {
                     short_names: &["rc"], categories: ALL, subresources: &[SCALE, STATUS], ..SERVED
                 };
                 ($crate::k8s_openapi::api::core::v1::ResourceQuota) {
-                    short_names: &["quota"], subresources: &[STATUS], ..UNSERVED
+                    short_names: &["quota"], subresources: &[STATUS], ..SERVED
                 };
                 ($crate::k8s_openapi::api::core::v1::Secret) { ..SERVED };
                 ($crate::k8s_openapi::api::core::v1::ServiceAccount) {
@@ -297,7 +292,7 @@ macro_rules! v1_24_api {
                 };
                 // batch/v1
                 ($crate::k8s_openapi::api::batch::v1::CronJob) {
-                    short_names: &["cj"], categories: ALL, subresources: &[STATUS], ..UNSERVED
+                    short_names: &["cj"], categories: ALL, subresources: &[STATUS], ..SERVED
                 };
                 ($crate::k8s_openapi::api::batch::v1::Job) {
                     categories: ALL, subresources: &[STATUS], ..SERVED
@@ -321,13 +316,13 @@ macro_rules! v1_24_api {
                 // (pkg/kubeapiserver/default_storage_factory_builder.go).
                 ($crate::k8s_openapi::api::storage::v1::CSIStorageCapacity) {
                     storage: Storage::As("storage.k8s.io", "v1beta1", "CSIStorageCapacity"),
-                    ..UNSERVED
+                    ..SERVED
                 };
                 ($crate::k8s_openapi::api::storage::v1::StorageClass) {
-                    short_names: &["sc"], ..UNSERVED
+                    short_names: &["sc"], ..SERVED
                 };
                 ($crate::k8s_openapi::api::storage::v1::VolumeAttachment) {
-                    subresources: &[STATUS], ..UNSERVED
+                    subresources: &[STATUS], ..SERVED
                 };
                 // node.k8s.io/v1
                 ($crate::k8s_openapi::api::node::v1::RuntimeClass) { ..SERVED };
@@ -337,73 +332,73 @@ macro_rules! v1_24_api {
                 };
                 // admissionregistration.k8s.io/v1
                 ($crate::k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration) {
-                    categories: API_EXTENSIONS, ..UNSERVED
+                    categories: API_EXTENSIONS, ..SERVED
                 };
                 ($crate::k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration) {
-                    categories: API_EXTENSIONS, ..UNSERVED
+                    categories: API_EXTENSIONS, ..SERVED
                 };
                 // apiextensions.k8s.io/v1
                 ($crate::k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition) {
                     short_names: &["crd", "crds"], categories: API_EXTENSIONS,
-                    subresources: &[STATUS], ..UNSERVED
+                    subresources: &[STATUS], ..SERVED
                 };
                 // apiregistration.k8s.io/v1
                 ($crate::k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService) {
-                    categories: API_EXTENSIONS, subresources: &[STATUS], ..UNSERVED
+                    categories: API_EXTENSIONS, subresources: &[STATUS], ..SERVED
                 };
                 // authentication.k8s.io/v1
                 ($crate::k8s_openapi::api::authentication::v1::TokenReview) {
-                    verbs: CREATE_ONLY, storage: Storage::None, ..UNSERVED
+                    verbs: CREATE_ONLY, storage: Storage::None, ..SERVED
                 };
                 // authorization.k8s.io/v1
                 ($crate::k8s_openapi::api::authorization::v1::LocalSubjectAccessReview) {
-                    verbs: CREATE_ONLY, storage: Storage::None, ..UNSERVED
+                    verbs: CREATE_ONLY, storage: Storage::None, ..SERVED
                 };
                 ($crate::k8s_openapi::api::authorization::v1::SelfSubjectAccessReview) {
-                    verbs: CREATE_ONLY, storage: Storage::None, ..UNSERVED
+                    verbs: CREATE_ONLY, storage: Storage::None, ..SERVED
                 };
                 ($crate::k8s_openapi::api::authorization::v1::SelfSubjectRulesReview) {
-                    verbs: CREATE_ONLY, storage: Storage::None, ..UNSERVED
+                    verbs: CREATE_ONLY, storage: Storage::None, ..SERVED
                 };
                 ($crate::k8s_openapi::api::authorization::v1::SubjectAccessReview) {
-                    verbs: CREATE_ONLY, storage: Storage::None, ..UNSERVED
+                    verbs: CREATE_ONLY, storage: Storage::None, ..SERVED
                 };
                 // autoscaling/v2 (v1.24 also serves v1, v2beta1, v2beta2).
                 // Storage version unverified: assumed v2 (no recording).
                 ($crate::k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler) {
-                    short_names: &["hpa"], categories: ALL, subresources: &[STATUS], ..UNSERVED
+                    short_names: &["hpa"], categories: ALL, subresources: &[STATUS], ..SERVED
                 };
                 // certificates.k8s.io/v1
                 ($crate::k8s_openapi::api::certificates::v1::CertificateSigningRequest) {
-                    short_names: &["csr"], subresources: &[APPROVAL, STATUS], ..UNSERVED
+                    short_names: &["csr"], subresources: &[APPROVAL, STATUS], ..SERVED
                 };
                 // networking.k8s.io/v1
-                ($crate::k8s_openapi::api::networking::v1::IngressClass) { ..UNSERVED };
+                ($crate::k8s_openapi::api::networking::v1::IngressClass) { ..SERVED };
                 ($crate::k8s_openapi::api::networking::v1::Ingress) {
-                    short_names: &["ing"], subresources: &[STATUS], ..UNSERVED
+                    short_names: &["ing"], subresources: &[STATUS], ..SERVED
                 };
                 ($crate::k8s_openapi::api::networking::v1::NetworkPolicy) {
-                    short_names: &["netpol"], ..UNSERVED
+                    short_names: &["netpol"], ..SERVED
                 };
                 // policy/v1
                 ($crate::k8s_openapi::api::policy::v1::PodDisruptionBudget) {
-                    short_names: &["pdb"], subresources: &[STATUS], ..UNSERVED
+                    short_names: &["pdb"], subresources: &[STATUS], ..SERVED
                 };
                 // rbac.authorization.k8s.io/v1
-                ($crate::k8s_openapi::api::rbac::v1::ClusterRoleBinding) { ..UNSERVED };
-                ($crate::k8s_openapi::api::rbac::v1::ClusterRole) { ..UNSERVED };
-                ($crate::k8s_openapi::api::rbac::v1::RoleBinding) { ..UNSERVED };
-                ($crate::k8s_openapi::api::rbac::v1::Role) { ..UNSERVED };
+                ($crate::k8s_openapi::api::rbac::v1::ClusterRoleBinding) { ..SERVED };
+                ($crate::k8s_openapi::api::rbac::v1::ClusterRole) { ..SERVED };
+                ($crate::k8s_openapi::api::rbac::v1::RoleBinding) { ..SERVED };
+                ($crate::k8s_openapi::api::rbac::v1::Role) { ..SERVED };
             }
             v1_24_only {
                 ($crate::registry::v1_24_only::FlowSchema) {
-                    subresources: &[STATUS], ..UNSERVED
+                    subresources: &[STATUS], ..SERVED
                 };
                 ($crate::registry::v1_24_only::PriorityLevelConfiguration) {
-                    subresources: &[STATUS], ..UNSERVED
+                    subresources: &[STATUS], ..SERVED
                 };
                 ($crate::registry::v1_24_only::PodSecurityPolicy) {
-                    short_names: &["psp"], ..UNSERVED
+                    short_names: &["psp"], ..SERVED
                 };
             }
             subresource_kinds {
@@ -583,37 +578,27 @@ mod tests {
         assert_eq!(before, names.len());
     }
 
-    /// The set the master serves today; adding one is a deliberate change.
+    /// The master serves every resource of the v1.24 API, in discovery
+    /// order within each group/version.
     #[test]
-    fn served_resources_are_todays_set_in_discovery_order() {
-        let names: Vec<String> = RESOURCES.iter().map(|r| r.storage_name()).collect();
-        let want = [
-            "bindings",
-            "configmaps",
-            "endpoints",
-            "events",
-            "namespaces",
-            "nodes",
-            "pods",
-            "replicationcontrollers",
-            "secrets",
-            "serviceaccounts",
-            "services",
-            "controllerrevisions.apps",
-            "daemonsets.apps",
-            "deployments.apps",
-            "replicasets.apps",
-            "statefulsets.apps",
-            "jobs.batch",
-            "leases.coordination.k8s.io",
-            "endpointslices.discovery.k8s.io",
-            "events.events.k8s.io",
-            "csidrivers.storage.k8s.io",
-            "csinodes.storage.k8s.io",
-            "runtimeclasses.node.k8s.io",
-            "priorityclasses.scheduling.k8s.io",
-        ];
-        assert_eq!(names, want);
+    fn every_v1_24_resource_is_served() {
+        assert_eq!(RESOURCES.len(), 56);
+        assert!(BUILTINS.iter().all(|b| b.served));
+        for name in [
+            "persistentvolumeclaims",
+            "rolebindings.rbac.authorization.k8s.io",
+            "selfsubjectaccessreviews.authorization.k8s.io",
+            "podsecuritypolicies.policy",
+            "flowschemas.flowcontrol.apiserver.k8s.io",
+        ] {
+            let (plural, group) = name.split_once('.').unwrap_or((name, ""));
+            assert!(
+                RESOURCES
+                    .iter()
+                    .any(|r| r.plural == plural && r.group == group),
+                "{name} not served"
+            );
+        }
     }
 
     /// `kubectl api-resources` of a v1.24 kube-apiserver lists 56.
@@ -631,7 +616,7 @@ mod tests {
         assert_eq!(
             builtin_by_storage_name("horizontalpodautoscalers.autoscaling")
                 .map(|b| (b.info.version, b.served)),
-            Some(("v2", false))
+            Some(("v2", true))
         );
         assert_eq!(
             builtin_kind("policy", "PodSecurityPolicy").map(|b| b.info.plural),

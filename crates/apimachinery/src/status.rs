@@ -307,7 +307,12 @@ impl ApiError {
         m.insert("message".into(), json!(self.message));
         m.insert("reason".into(), json!(self.reason));
         if let Some(d) = &self.details {
-            m.insert("details".into(), details_json(d));
+            let mut details = details_json(d);
+            // StatusDetails.retryAfterSeconds (e.g. 504 ResourceVersionTooLarge).
+            if let (Some(s), Value::Object(dm)) = (self.retry_after, &mut details) {
+                dm.insert("retryAfterSeconds".into(), json!(s));
+            }
+            m.insert("details".into(), details);
         }
         m.insert("code".into(), json!(self.code));
         Value::Object(m)
@@ -332,7 +337,14 @@ fn details_json(d: &Details) -> Value {
         let causes: Vec<Value> = d
             .causes
             .iter()
-            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .map(|c| {
+                // StatusCause.field is omitempty upstream.
+                if c.field.is_empty() {
+                    json!({"reason": c.reason, "message": c.message})
+                } else {
+                    json!({"reason": c.reason, "message": c.message, "field": c.field})
+                }
+            })
             .collect();
         m.insert("causes".into(), Value::Array(causes));
     }

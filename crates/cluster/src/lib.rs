@@ -68,6 +68,10 @@ impl ControlPlaneConfig {
 /// Splits the component list into "run the scheduler?" and the controller
 /// manager's own `--controllers` value.
 pub fn split_components(spec: &str) -> Result<(bool, String), ClusterError> {
+    // `--controllers ""`: the API server alone.
+    if spec.trim().is_empty() {
+        return Ok((false, String::new()));
+    }
     let mut star = false;
     let mut scheduler: Option<bool> = None;
     let mut rest = Vec::new();
@@ -228,6 +232,7 @@ mod tests {
             Some((false, "deployment,replicaset".to_string()))
         );
         assert!(split_components("frobnicator").is_err());
+        assert_eq!(split_components("").ok(), Some((false, String::new())));
         assert!(split_components("*,,").is_err());
     }
 }

@@ -28,7 +28,7 @@ pub const TARGET_READY_SECONDS: f64 = 60.0;
 /// p99 lease renewal lateness below this.
 pub const TARGET_LATENESS_P99_MS: u64 = 1000;
 /// The Go kubemark on the reference machine
-/// (/work/shared/reference/README.md): private memory of a hollow kubelet
+/// (`../shared/reference/README.md`): private memory of a hollow kubelet
 /// process plus a hollow proxy process...
 pub const GO_RSS_MB_PER_NODE: f64 = 27.0;
 /// ...and the idle CPU of a hollow kubelet.

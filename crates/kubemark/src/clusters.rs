@@ -687,9 +687,18 @@ async fn start_in(
     println!("Cluster {:?} is ready.", dir.name);
     println!("  export KUBECONFIG={}", state.kubeconfig.display());
     println!("  kubectl get nodes");
-    println!("  kubemark run density --cluster {}", dir.name);
-    println!("  kubemark status --name {}", dir.name);
-    println!("  kubemark stop --name {}", dir.name);
+    // The commands as this cluster is found again (its --dir, if given).
+    let at = match &args.at.dir {
+        Some(d) => format!(" --dir {}", d.display()),
+        None => String::new(),
+    };
+    let run_at = match &args.at.dir {
+        Some(d) => format!(" --clusters-dir {}", d.display()),
+        None => String::new(),
+    };
+    println!("  kubemark run density --cluster {}{run_at}", dir.name);
+    println!("  kubemark status --name {}{at}", dir.name);
+    println!("  kubemark stop --name {}{at}", dir.name);
     Ok(())
 }
 

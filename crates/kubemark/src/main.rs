@@ -58,6 +58,13 @@ enum Command {
     Which(clusters::WhichArgs),
     /// Print one hollow node's own log lines (kubelet, proxy, NPD).
     Logs(clusters::LogsArgs),
+    /// Compare runs metric by metric with a tolerance verdict (exit 1 if
+    /// anything got worse).
+    Compare(dashboard::cli::CompareArgs),
+    /// Serve a web dashboard of the runs in some directories.
+    Dashboard(dashboard::cli::DashboardArgs),
+    /// Write the dashboard's views as one self-contained HTML file.
+    Report(dashboard::cli::ReportArgs),
     /// Keep a cluster's processes running (started by `kubemark start`).
     #[command(hide = true)]
     Supervise(clusters::SuperviseArgs),
@@ -162,6 +169,20 @@ fn main() -> std::process::ExitCode {
         // Colour only on a terminal: logs in files stay greppable.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let open_files = raise_open_files_limit();
+    if let (Command::HollowNode(args), Some(limit)) = (&cli.command, open_files) {
+        // One connection per kubelet and per proxy, unless multiplexed.
+        let planned = match args.shared_connections {
+            Some(k) => k as u64,
+            None => args.nodes as u64 * 2,
+        };
+        if planned + 64 > limit {
+            eprintln!(
+                "warning: {} hollow nodes plan about {planned} connections, but this process may open only {limit} files (ulimit -n; the hard limit caps it): use --shared-connections K or raise the hard limit",
+                args.nodes
+            );
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -205,6 +226,15 @@ fn main() -> std::process::ExitCode {
             Command::Which(args) => plain(clusters::which(args).await),
             Command::Logs(args) => plain(clusters::logs(args).await),
             Command::Supervise(args) => plain(clusters::supervise(args).await),
+            Command::Compare(args) => dashboard::cli::compare_cli(&args)
+                .map_err(|e| (anyhow::anyhow!(e.to_string()), e.exit_code())),
+            Command::Dashboard(args) => dashboard::cli::dashboard_cli(args)
+                .await
+                .map(|()| 0)
+                .map_err(|e| (anyhow::anyhow!(e.to_string()), e.exit_code())),
+            Command::Report(args) => dashboard::cli::report_cli(&args)
+                .map(|()| 0)
+                .map_err(|e| (anyhow::anyhow!(e.to_string()), e.exit_code())),
         }
     });
     match result {
@@ -299,4 +329,16 @@ async fn wait_for_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Raises this process's soft open-files limit to its hard limit (a master
+/// or a hollow-node process holds a descriptor per connection), returning
+/// the limit now in force.
+fn raise_open_files_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return Some(hard);
+    }
+    Some(soft)
 }

@@ -4,6 +4,8 @@
 //! (status reset, generation) and validation of the essentials. Pure
 //! functions over JSON values.
 
+pub mod kinds;
+
 use apimachinery::registry::ResourceInfo;
 use apimachinery::{ApiError, Cause};
 use serde_json::{json, Map, Value};
@@ -284,6 +286,7 @@ pub fn tracks_generation(info: &ResourceInfo) -> bool {
             | "ReplicationController"
             | "PriorityClass"
     ) || info.group == "storage.k8s.io"
+        || kinds::TRACK_GENERATION.contains(&(info.group, info.kind))
 }
 
 /// Kinds whose Go type has a non-pointer `spec`, which the real server
@@ -304,7 +307,7 @@ fn has_spec(info: &ResourceInfo) -> bool {
             | "Lease"
             | "CSIDriver"
             | "CSINode"
-    )
+    ) || kinds::WITH_SPEC.contains(&(info.group, info.kind))
 }
 
 /// Defaults that every write gets (the real server defaults on update and
@@ -329,7 +332,7 @@ pub fn default_on_update(info: &ResourceInfo, obj: &mut Value) {
             default_template(obj);
         }
         ("apps", "DaemonSet") | ("batch", "Job") => default_template(obj),
-        _ => {}
+        _ => kinds::default_spec(info.group, info.kind, obj),
     }
 }
 
@@ -458,7 +461,10 @@ pub fn default_on_create(info: &ResourceInfo, obj: &mut Value) {
             set_default(spec, "fsGroupPolicy", json!("ReadWriteOnceWithFSType"));
             set_default(spec, "volumeLifecycleModes", json!(["Persistent"]));
         }
-        _ => {}
+        _ => {
+            kinds::default_spec(info.group, info.kind, obj);
+            kinds::default_create(info.group, info.kind, obj);
+        }
     }
 }
 
@@ -621,6 +627,14 @@ fn validate_name(info: &ResourceInfo, name: &str, causes: &mut Vec<Cause>) {
     let field = "metadata.name";
     let v = json!(name);
     let (ok, msg, max) = match info.kind {
+        // `v1.`, `v1.apps`, `system:basic-user`: any valid path segment
+        // (`IsValidPathSegmentName`, as the real RBAC and APIService
+        // validation use).
+        _ if info.kind == "APIService" || info.group == "rbac.authorization.k8s.io" => (
+            name != "." && name != ".." && !name.contains(['/', '%']),
+            "may not contain '/' or '%' or be '.' or '..'",
+            usize::MAX,
+        ),
         "Namespace" => (is_dns1123_label(name), DNS1123_LABEL_MSG, 63),
         "Service" => (is_dns1035_label(name), DNS1035_LABEL_MSG, 63),
         // Nodes, events and leases allow subdomain names; so do most kinds.
@@ -841,7 +855,7 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Vec<Cause> {
                 &mut causes,
             );
         }
-        _ => {}
+        _ => kinds::validate(info.group, info.kind, obj, &mut causes),
     }
     causes
 }
@@ -903,7 +917,7 @@ pub fn validate_update(info: &ResourceInfo, new: &Value, old: &Value) -> Vec<Cau
                 ));
             }
         }
-        _ => {}
+        _ => kinds::validate_update(info.group, info.kind, new, old, &mut causes),
     }
     causes
 }

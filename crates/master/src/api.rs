@@ -76,11 +76,16 @@ impl Rendering {
                     Some(_) => continue,
                     None => return Ok(Rendering::Object),
                 },
+                // Objects, lists and watches are then re-encoded as protobuf
+                // (crate::protobuf_response); Table and metadata forms are JSON.
+                apimachinery::protobuf::CONTENT_TYPE if as_.is_none() => {
+                    return Ok(Rendering::Object)
+                }
                 _ => continue,
             }
         }
         Err(ApiError::not_acceptable(
-            "only the following media types are accepted: application/json, application/yaml",
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
         ))
     }
 }
@@ -199,6 +204,9 @@ pub fn store_error(info: &ResourceInfo, name: &str, e: StoreError) -> ApiError {
         StoreError::Expired { .. } => ApiError::expired(e.to_string()),
         StoreError::ContinueExpired => ApiError::expired(e.to_string()),
         StoreError::InvalidContinue => ApiError::bad_request(e.to_string()),
+        StoreError::TooLargeResourceVersion { requested, current } => {
+            crate::watch::too_large(requested, current)
+        }
         other => ApiError::internal(other.to_string()),
     }
 }
@@ -511,36 +519,9 @@ impl ApiServer {
         let selection = Selection::parse(r.info, query)?;
         let limit = query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
         let continue_token = query.non_empty("continue").map(String::from);
-        let rv = query.non_empty("resourceVersion");
-        let rv_match = query.non_empty("resourceVersionMatch");
-        if continue_token.is_some() && rv.is_some_and(|v| v != "0") {
-            return Err(ApiError::bad_request(
-                "specifying resource version is not allowed when using continue",
-            ));
-        }
-        let list_rv = match (rv, rv_match) {
-            (None, Some(_)) => {
-                return Err(ApiError::bad_request(
-                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                ))
-            }
-            (None, None) => ListRv::Latest,
-            (Some("0"), None | Some("NotOlderThan")) => ListRv::Any,
-            (Some(v), None | Some("NotOlderThan")) => ListRv::NotOlderThan(parse_rv(v)?),
-            (Some(v), Some("Exact")) => {
-                if v == "0" {
-                    return Err(ApiError::bad_request(
-                        "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
-                    ));
-                }
-                ListRv::Exact(parse_rv(v)?)
-            }
-            (Some(_), Some(other)) => {
-                return Err(ApiError::bad_request(format!(
-                    "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\", \"\""
-                )))
-            }
-        };
+        // Upstream's ValidateListOptions rules (422/400): crate::watch.
+        let list_rv =
+            crate::watch::list_rv(&crate::watch::VersionParams::from_query(query, false)?)?;
         let opts = ListOptions {
             namespace: (!r.namespace.is_empty()).then(|| r.namespace.clone()),
             rv: list_rv,
@@ -1738,7 +1719,11 @@ mod tests {
             .ok(),
             Some(Rendering::PartialObjectMetadata)
         );
-        assert!(Rendering::from_accept(Some("application/vnd.kubernetes.protobuf")).is_err());
+        assert_eq!(
+            Rendering::from_accept(Some("application/vnd.kubernetes.protobuf")).ok(),
+            Some(Rendering::Object)
+        );
+        assert!(Rendering::from_accept(Some("text/html")).is_err());
     }
 
     #[test]

@@ -458,9 +458,9 @@ pub enum Decision {
 }
 
 /// `/healthz`, `/version`, ... (system:public-info-viewer, for everyone).
-const PUBLIC_INFO_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/version/"];
+pub const PUBLIC_INFO_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/version/"];
 /// system:discovery, for every authenticated user; `*` is a prefix match.
-const DISCOVERY_PATHS: &[&str] = &[
+pub const DISCOVERY_PATHS: &[&str] = &[
     "/api",
     "/api/*",
     "/apis",

@@ -269,9 +269,96 @@ pub fn aggregated_discovery(core: bool) -> Value {
     })
 }
 
+/// `spec.groupPriorityMinimum` of the built-in groups, as kube-apiserver's
+/// `apiVersionPriorities` gives them (the order of `/apis`).
+fn group_priority(group: &str) -> i64 {
+    match group {
+        "" | "apiregistration.k8s.io" => 18000,
+        "apps" => 17800,
+        "events.k8s.io" => 17750,
+        "authentication.k8s.io" => 17700,
+        "authorization.k8s.io" => 17600,
+        "autoscaling" => 17500,
+        "batch" => 17400,
+        "certificates.k8s.io" => 17300,
+        "networking.k8s.io" => 17200,
+        "policy" => 17100,
+        "rbac.authorization.k8s.io" => 17000,
+        "storage.k8s.io" => 16800,
+        "admissionregistration.k8s.io" | "apiextensions.k8s.io" => 16700,
+        "scheduling.k8s.io" => 16600,
+        "coordination.k8s.io" => 16500,
+        "node.k8s.io" => 16300,
+        "discovery.k8s.io" => 16200,
+        "flowcontrol.apiserver.k8s.io" => 16100,
+        _ => 1000,
+    }
+}
+
+/// The local `APIService` objects the aggregator registers on start, one
+/// per served group/version (`v1.`, `v1.apps`, ...), each `Available`
+/// because it is served by this process. `now` is RFC 3339.
+pub fn local_api_services(now: &str) -> Vec<Value> {
+    let mut gvs: Vec<(&str, &str)> = core_versions().into_iter().map(|v| ("", v)).collect();
+    for g in registry::groups() {
+        for v in group_versions(g) {
+            gvs.push((g, v));
+        }
+    }
+    gvs.into_iter()
+        .map(|(group, version)| {
+            // The core group's version priority is 1, named groups' 15.
+            let version_priority = if group.is_empty() { 1 } else { 15 };
+            json!({
+                "apiVersion": "apiregistration.k8s.io/v1",
+                "kind": "APIService",
+                "metadata": {
+                    "name": format!("{version}.{group}"),
+                    "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"},
+                },
+                "spec": {
+                    "group": group,
+                    "version": version,
+                    "groupPriorityMinimum": group_priority(group),
+                    "versionPriority": version_priority,
+                },
+                "status": {"conditions": [{
+                    "type": "Available",
+                    "status": "True",
+                    "lastTransitionTime": now,
+                    "reason": "Local",
+                    "message": "Local APIServices are always available",
+                }]},
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests may unwrap (CONTRIBUTING.md).
 mod tests {
+    #[test]
+    fn local_api_services_follow_the_real_group_order() {
+        let services = local_api_services("2024-01-01T00:00:00Z");
+        let names: Vec<&str> = services
+            .iter()
+            .map(|s| s["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"v1.") && names.contains(&"v1.apps"));
+        assert!(names.contains(&"v1beta2.flowcontrol.apiserver.k8s.io"));
+        assert!(names.contains(&"v1beta1.policy") && names.contains(&"v2.autoscaling"));
+        // The recorded /apis lists groups by descending priority.
+        let doc = reference("discovery_apis.json");
+        let order: Vec<i64> = doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| group_priority(g["name"].as_str().unwrap()))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] >= w[1]), "{order:?}");
+        assert!(order.iter().all(|p| *p > 1000));
+    }
+
     use super::*;
 
     /// A recording of the real v1.24 kube-apiserver, vendored next to the

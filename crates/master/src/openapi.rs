@@ -74,17 +74,78 @@ macro_rules! ty {
 
 /// Expands the registry's list of v1.24 API types
 /// ([`apimachinery::v1_24_api`]) into the kinds we can describe: every
-/// resource that has a k8s-openapi type, served or not, and the kinds its
-/// subresources take. The few v1.24-only resources (no k8s-openapi type,
-/// so no schema) are left out.
+/// resource that has a k8s-openapi type and the kinds its subresources
+/// take, plus the few v1.24-only resources with an open schema.
 macro_rules! openapi_types {
     (
         resources { $( ($t:ty) { $($policy:tt)* } ; )* }
         v1_24_only { $( ($u:ty) { $($only:tt)* } ; )* }
         subresource_kinds { $( ($s:ty) )* }
     ) => {
-        &[ $( ty!($t), )* $( ty!($s), )* ]
+        &[ $( ty!($t), )* $( ty!($s), )* $( open_ty!($u), )* ]
     };
+}
+
+/// A v1.24-only kind (no k8s-openapi type): an open schema, see
+/// [`add_open`].
+macro_rules! open_ty {
+    ($u:ty) => {
+        TypeEntry {
+            group: <$u as k8s_openapi::Resource>::GROUP,
+            version: <$u as k8s_openapi::Resource>::VERSION,
+            kind: <$u as k8s_openapi::Resource>::KIND,
+            add: add_open::<$u>,
+            name: open_name::<$u>,
+        }
+    };
+}
+
+/// The real definition name of a v1.24-only kind:
+/// `io.k8s.api.<first group label>.<version>.<Kind>`
+/// (`io.k8s.api.flowcontrol.v1beta2.FlowSchema`).
+fn open_name<T: k8s_openapi::Resource>() -> Cow<'static, str> {
+    let package = T::GROUP.split('.').next().unwrap_or(T::GROUP);
+    Cow::Owned(format!("io.k8s.api.{package}.{}.{}", T::VERSION, T::KIND))
+}
+
+/// Schema of a v1.24-only kind. Without a Rust type we do not know its
+/// fields, so `spec` and `status` keep unknown fields (no false
+/// `fieldValidation` errors); the rest is the standard object shape.
+fn add_open<T: k8s_openapi::Resource>(generator: &mut SchemaGenerator) -> Schema {
+    let meta_ref = generator.subschema_for::<meta::ObjectMeta>();
+    let meta_ref_path = meta_ref.get("$ref").cloned().unwrap_or(Value::Null);
+    let name = open_name::<T>().into_owned();
+    let open = |what: &str| {
+        json!({
+            "description": format!("{what} of the {} (fields not described by this server).", T::KIND),
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+        })
+    };
+    let schema = json!({
+        "description": format!("{} ({}).", T::KIND, T::API_VERSION),
+        "type": "object",
+        "properties": {
+            "apiVersion": {"description": "APIVersion defines the versioned schema of this representation of an object.", "type": "string"},
+            "kind": {"description": "Kind is a string value representing the REST resource this object represents.", "type": "string"},
+            "metadata": meta_ref,
+            "spec": open("Spec"),
+            "status": open("Status"),
+        },
+    });
+    generator.definitions_mut().insert(name.clone(), schema);
+    // A `$ref` like the one subschema_for returns for a named type.
+    let target = meta_ref_path
+        .as_str()
+        .and_then(|r| r.rsplit_once('/'))
+        .map(|(prefix, _)| format!("{prefix}/{name}"))
+        .unwrap_or(name);
+    Schema::from(
+        json!({ "$ref": target })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    )
 }
 
 /// Kinds we can describe, with group, version and kind from the registry's
@@ -1209,13 +1270,14 @@ mod tests {
         }
     }
 
-    /// TYPES is the registry's table: every v1.24 resource that has a
-    /// k8s-openapi type, plus the subresource kinds, and nothing else.
+    /// TYPES is the registry's table: every v1.24 resource (k8s-openapi
+    /// types and the open v1.24-only ones), plus the subresource kinds, and
+    /// nothing else.
     #[test]
     fn types_are_the_registry_kinds() {
         let mut types: Vec<(&str, &str, &str)> =
             TYPES.iter().map(|t| (t.group, t.version, t.kind)).collect();
-        // v1.24-only resources have no k8s-openapi type, hence no schema.
+        // v1.24-only resources have an open schema of their own.
         macro_rules! v1_24_only {
             (
                 resources { $($resources:tt)* }
@@ -1230,9 +1292,6 @@ mod tests {
         let mut want: Vec<(&str, &str, &str)> = Vec::new();
         for b in registry::BUILTINS {
             let r = &b.info;
-            if only.contains(&(r.group, r.kind)) {
-                continue;
-            }
             want.push((r.group, r.version, r.kind));
             for sub in r.subresources {
                 want.push(subresource_gvk(r, sub));
@@ -1244,7 +1303,7 @@ mod tests {
         want.dedup();
         assert_eq!(types.len(), TYPES.len(), "a type is listed twice");
         assert_eq!(types, want);
-        assert_eq!(TYPES.len(), 53 + 3);
+        assert_eq!(TYPES.len(), 56 + 3);
     }
 
     /// The documents describe exactly the served resources: every path's

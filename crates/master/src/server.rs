@@ -9,7 +9,7 @@ use crate::metrics::{ClientLabels, Metrics, ProcessStats, RequestLabels};
 use crate::pki::Pki;
 use crate::request::{self, Query, ResourceRequest, Target};
 use crate::token::TokenSigner;
-use crate::{discovery, openapi, table, watch};
+use crate::{discovery, openapi, review, table, watch};
 use apimachinery::ApiError;
 use bytes::Bytes;
 use futures::FutureExt as _;
@@ -268,7 +268,56 @@ async fn bootstrap(api: &ApiServer, addr: SocketAddr) -> Result<(), ApiError> {
                             "ports": [{"name": "https", "port": addr.port(), "protocol": "TCP"}]}]}),
     )
     .await?;
+    for (plural, obj) in review::default_rbac_objects() {
+        api.ensure(("rbac.authorization.k8s.io", plural), "", obj)
+            .await?;
+    }
+    for service in discovery::local_api_services(&api::now_rfc3339()) {
+        api.ensure(("apiregistration.k8s.io", "apiservices"), "", service)
+            .await?;
+    }
     Ok(())
+}
+
+/// How often repeated accept failures are logged.
+pub const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Backoff of the accept loop after failures (Go's net/http: 5 ms doubling
+/// to 1 s, reset by a success), and a count of failures logged at most once
+/// per [`ACCEPT_LOG_INTERVAL`].
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    delay: Option<Duration>,
+    failures: u64,
+    last_report: Option<std::time::Instant>,
+}
+
+impl AcceptBackoff {
+    /// A failure at `now`: how long to wait, and the failures to report
+    /// (including this one) if a log line is due.
+    pub fn failed(&mut self, now: std::time::Instant) -> (Duration, Option<u64>) {
+        let delay = match self.delay {
+            None => Duration::from_millis(5),
+            Some(d) => (d * 2).min(Duration::from_secs(1)),
+        };
+        self.delay = Some(delay);
+        self.failures += 1;
+        let due = self
+            .last_report
+            .is_none_or(|t| now.duration_since(t) >= ACCEPT_LOG_INTERVAL);
+        if due {
+            self.last_report = Some(now);
+            let n = self.failures;
+            self.failures = 0;
+            (delay, Some(n))
+        } else {
+            (delay, None)
+        }
+    }
+
+    pub fn succeeded(&mut self) {
+        self.delay = None;
+    }
 }
 
 async fn accept_loop(
@@ -278,13 +327,31 @@ async fn accept_loop(
     mut shutdown: tokio_watch::Receiver<bool>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let mut backoff = AcceptBackoff::default();
     loop {
         let (tcp, _peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok(c) => c,
+                Ok(c) => {
+                    backoff.succeeded();
+                    c
+                }
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of file descriptors (EMFILE/ENFILE) or another
+                    // transient error: back off like Go's http.Server
+                    // (5 ms doubling to 1 s) while open connections keep
+                    // being served, and log once per interval with a count.
+                    let (delay, report) = backoff.failed(std::time::Instant::now());
+                    if let Some(n) = report {
+                        tracing::warn!(
+                            "accept failed: {e} ({n} times in the last {}s; retrying in {}ms)",
+                            ACCEPT_LOG_INTERVAL.as_secs(),
+                            delay.as_millis()
+                        );
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => return,
+                    }
                     continue;
                 }
             },
@@ -530,9 +597,16 @@ async fn route(shared: &Shared, user: Option<&UserInfo>, req: Request<Incoming>)
             }
             let mutating = !matches!(r.verb, "get" | "list" | "watch");
             let _inflight = shared.metrics.inflight(mutating);
+            let protobuf = crate::protobuf_response::wanted(req.headers());
+            let (api_version, kind) = (r.info.api_version(), r.info.kind);
             let response = match resource(shared, user, r, query, req).await {
                 Ok(resp) => resp,
                 Err(e) => error_response(&e),
+            };
+            let response = if protobuf {
+                crate::protobuf_response::convert(response, (&api_version, kind))
+            } else {
+                response
             };
             Outcome {
                 response,
@@ -624,6 +698,8 @@ fn non_resource(shared: &Shared, path: &str, req: &Request<Incoming>) -> Respons
                 Bytes::from(text),
             )
         }
+        // Per-client request counts, bounded (kept out of /metrics).
+        "/debug/requests" => json_response(200, &shared.metrics.clients_json()),
         "/openapi/v2" if accept.contains("protobuf") && !accept.contains("json") => {
             error_response(&ApiError::not_acceptable(
                 "only the following media types are accepted: application/json",
@@ -798,14 +874,33 @@ async fn resource(
         }
     };
     let sub = r.subresource.clone();
+    if let Some(early) = answered_resource(shared, &r, rendering, &query)? {
+        return Ok(early);
+    }
+    let review_kind = review::ReviewKind::of(r.info);
     match (r.verb, sub.as_str()) {
+        ("create", "") if review_kind.is_some() => {
+            let (_, body) = read_body(req).await?;
+            let v = api::decode_body(content_type.as_deref(), &body, r.info.kind)?;
+            authorize(shared, user, &r, "")?;
+            let kind = review_kind.ok_or_else(|| ApiError::internal("not a review"))?;
+            let pod_node = |ns: &str, name: &str| api.pod_node(ns, name);
+            let cx = review::ReviewContext {
+                requester: user,
+                namespace: &r.namespace,
+                authenticator: &shared.authn,
+                now: time::OffsetDateTime::now_utc().unix_timestamp(),
+                pod_node: &pod_node,
+            };
+            Ok(json_response(201, &review::answer(kind, v, &cx)?))
+        }
         ("get", "scale") => Ok(reply_response(api.get_scale(&r)?)),
         ("get", _) => {
             let obj = api.get(&r)?;
             rendered_object(&r, rendering, include_object(&query), obj.json.clone())
         }
         ("list", _) => {
-            let result = api.list(&r, &query)?;
+            let result = watch::list_fresh(api, &r, &query).await?;
             match rendering {
                 Rendering::Object => Ok(respond(
                     200,
@@ -937,7 +1032,10 @@ async fn resource(
         }
         ("create", "") => {
             let (_, body) = read_body(req).await?;
-            let v = api::decode_body(content_type.as_deref(), &body, r.info.kind)?;
+            let mut v = api::decode_body(content_type.as_deref(), &body, r.info.kind)?;
+            if r.info.kind == "CertificateSigningRequest" {
+                crate::admission::kinds::stamp_csr_requester(&mut v, user);
+            }
             let body_name = v
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
@@ -964,6 +1062,50 @@ async fn resource(
     }
 }
 
+/// Requests answered before the stored-object handlers: verbs a resource
+/// does not have (405, as the real server has no such route), `Table` for
+/// kinds that cannot be listed (406: the real server has no table
+/// convertor for them, e.g. SelfSubjectAccessReview), and the
+/// componentstatuses, which are probed rather than stored.
+fn answered_resource(
+    shared: &Shared,
+    r: &ResourceRequest,
+    rendering: Rendering,
+    query: &Query,
+) -> Result<Option<Response<RespBody>>, ApiError> {
+    if r.subresource.is_empty() && !r.info.supports(r.verb) {
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
+    }
+    if rendering == Rendering::Table && !r.info.supports("list") {
+        return Err(ApiError::not_acceptable(
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+        ));
+    }
+    if r.info.group.is_empty() && r.info.plural == "componentstatuses" {
+        let objects = shared.api.store.counts().iter().map(|(_, n)| n).sum();
+        let v = review::component_status_response(&r.name, objects)?;
+        let now = time::OffsetDateTime::now_utc();
+        let include = include_object(query);
+        return Ok(Some(match rendering {
+            Rendering::Table if r.name.is_empty() => {
+                let items = v["items"].as_array().cloned().unwrap_or_default();
+                json_response(
+                    200,
+                    &table::to_table(&r.info.storage_name(), &items, json!({}), include, now),
+                )
+            }
+            Rendering::Table => json_response(
+                200,
+                &table::to_table_single(&r.info.storage_name(), &v, include, now),
+            ),
+            _ => json_response(200, &v),
+        }));
+    }
+    Ok(None)
+}
+
 /// Default data directory: `$XDG_DATA_HOME/kubemark/master` or
 /// `~/.local/share/kubemark/master`.
 pub fn default_data_dir() -> PathBuf {
@@ -973,5 +1115,33 @@ pub fn default_data_dir() -> PathBuf {
     match std::env::var_os("HOME") {
         Some(h) => Path::new(&h).join(".local/share/kubemark/master"),
         None => PathBuf::from("kubemark-data"),
+    }
+}
+
+#[cfg(test)]
+mod accept_backoff_tests {
+    use super::*;
+
+    #[test]
+    fn backs_off_like_go_and_logs_once_per_interval() {
+        let mut b = AcceptBackoff::default();
+        let t0 = std::time::Instant::now();
+        let delays: Vec<u128> = (0..10)
+            .map(|i| b.failed(t0 + Duration::from_millis(i)).0.as_millis())
+            .collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        // Only the first failure of the interval was reported...
+        let mut b = AcceptBackoff::default();
+        assert_eq!(b.failed(t0).1, Some(1));
+        for i in 1..1000 {
+            assert_eq!(b.failed(t0 + Duration::from_millis(i)).1, None);
+        }
+        // ...and the next report counts everything since.
+        assert_eq!(b.failed(t0 + ACCEPT_LOG_INTERVAL).1, Some(1000));
+        b.succeeded();
+        assert_eq!(
+            b.failed(t0 + ACCEPT_LOG_INTERVAL).0,
+            Duration::from_millis(5)
+        );
     }
 }

@@ -9,6 +9,8 @@
 //! reference recording shows it (nodes, name, age), otherwise the doc of the
 //! field in our OpenAPI definitions (k8s-openapi's, i.e. v1.33 wording).
 
+mod kinds;
+
 use std::collections::BTreeSet;
 
 use apimachinery::registry;
@@ -345,7 +347,7 @@ fn printer_for(storage_name: &str) -> Option<Printer> {
         "runtimeclasses.node.k8s.io" => p(runtimeclass_columns, runtimeclass_row),
         "csidrivers.storage.k8s.io" => p(csidriver_columns, csidriver_row),
         "csinodes.storage.k8s.io" => p(csinode_columns, csinode_row),
-        _ => None,
+        _ => kinds::printer_for(storage_name),
     }
 }
 

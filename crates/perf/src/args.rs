@@ -43,9 +43,34 @@ pub struct ArgsError(pub String);
 #[derive(Debug, Clone, clap::Args, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunArgs {
-    /// The test to run.
-    #[arg(value_enum)]
+    /// The built-in test to run: density or load (or --config instead).
+    #[arg(
+        value_enum,
+        value_name = "TEST",
+        required_unless_present = "config",
+        conflicts_with = "config"
+    )]
+    #[serde(skip)]
+    pub test_name: Option<TestKind>,
+    /// The test [`crate::run`] runs: `test_name`, density for --config.
+    #[arg(skip = TestKind::Density)]
     pub test: TestKind,
+    /// Run a ClusterLoader2 test config (e.g. perf-tests'
+    /// clusterloader2/testing/load/config.yaml) instead of a built-in test.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// ClusterLoader2 overrides file (YAML mapping of template parameters);
+    /// repeatable, later files win.
+    #[arg(long = "testoverrides")]
+    pub testoverrides: Vec<PathBuf>,
+    /// A template parameter KEY=VALUE for --config (wins over overrides
+    /// files and CL2_* environment variables); repeatable.
+    #[arg(long = "param")]
+    pub param: Vec<String>,
+    /// Run a --config even if it uses measurements kubemark does not
+    /// implement; they are marked skipped in junit.xml.
+    #[arg(long)]
+    pub skip_unsupported: bool,
     /// Hollow nodes to start for the run [default: 100 without --kubeconfig;
     /// with --kubeconfig, none: the Ready nodes already there are used].
     #[arg(long)]
@@ -117,7 +142,12 @@ impl RunArgs {
     /// Defaults for `test`, as the command line would give them.
     pub fn new(test: TestKind) -> RunArgs {
         RunArgs {
+            test_name: Some(test),
             test,
+            config: None,
+            testoverrides: Vec::new(),
+            param: Vec::new(),
+            skip_unsupported: false,
             nodes: None,
             kubeconfig: None,
             cluster: None,
@@ -189,6 +219,16 @@ impl RunArgs {
         }
         if self.usage_interval.is_zero() {
             return bad("--usage-interval must be positive".into());
+        }
+        if self.config.is_none()
+            && (!self.testoverrides.is_empty() || !self.param.is_empty() || self.skip_unsupported)
+        {
+            return bad("--testoverrides, --param and --skip-unsupported go with --config".into());
+        }
+        if let Some(path) = &self.config {
+            if !path.is_file() {
+                return bad(format!("--config {}: no such file", path.display()));
+            }
         }
         if let Some(path) = &self.kubeconfig {
             if !self.dry_run && !path.is_file() {
@@ -304,7 +344,7 @@ mod tests {
     #[test]
     fn command_line() {
         let c = Cli::parse_from(["x", "density"]);
-        assert_eq!(c.run.test, TestKind::Density);
+        assert_eq!(c.run.test_name, Some(TestKind::Density));
         assert!(c.run.delete_namespace);
         assert_eq!(c.run.timeout, Duration::from_secs(1800));
         assert_eq!(c.run.hollow_nodes_to_start(), Some(100));
@@ -321,7 +361,7 @@ mod tests {
             "--kubeconfig",
             "/k",
         ]);
-        assert_eq!(c.run.test, TestKind::Load);
+        assert_eq!(c.run.test_name, Some(TestKind::Load));
         assert!(!c.run.delete_namespace);
         assert_eq!(c.run.timeout, Duration::from_secs(120));
         assert_eq!(c.run.pod_throughput, 50.0);
@@ -330,6 +370,27 @@ mod tests {
         assert!(c.run.delete_namespace);
         assert_eq!(c.run.hollow_nodes_to_start(), None);
         assert!(Cli::try_parse_from(["x", "soak"]).is_err());
+        let c = Cli::parse_from([
+            "x",
+            "--config",
+            "/c.yaml",
+            "--testoverrides",
+            "/o1.yaml",
+            "--testoverrides",
+            "/o2.yaml",
+            "--param",
+            "A=1",
+            "--skip-unsupported",
+        ]);
+        assert_eq!(
+            c.run.config.as_deref(),
+            Some(std::path::Path::new("/c.yaml"))
+        );
+        assert_eq!(c.run.testoverrides.len(), 2);
+        assert_eq!(c.run.param, ["A=1"]);
+        assert!(c.run.skip_unsupported);
+        let c = Cli::parse_from(["x", "density", "--param", "A=1"]);
+        assert!(c.run.validate().unwrap_err().0.contains("go with --config"));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 pub mod args;
 pub mod artifacts;
 mod bench;
+pub mod cl2;
 pub mod exec;
 pub mod fleet;
 pub mod histogram;
@@ -158,8 +159,23 @@ fn install_interrupt(
     })
 }
 
-/// `kubemark run density|load`.
+/// A built-in test, or the ClusterLoader2 config of `--config`.
+pub async fn run_any(
+    args: &RunArgs,
+    target: Target,
+    opts: RunOptions,
+) -> Result<RunOutcome, PerfError> {
+    match args.config {
+        Some(_) => cl2::run::run_with(args, target, opts).await,
+        None => run_with(args, target, opts).await,
+    }
+}
+
+/// `kubemark run density|load`, or `kubemark run --config PATH`.
 pub async fn run(mut args: RunArgs) -> Result<RunOutcome, PerfError> {
+    if let Some(t) = args.test_name {
+        args.test = t;
+    }
     let cluster_dir = match &args.cluster {
         Some(name) => {
             let base = args
@@ -175,12 +191,24 @@ pub async fn run(mut args: RunArgs) -> Result<RunOutcome, PerfError> {
     };
     args.validate()?;
     if args.dry_run {
-        return dry_run(&args);
+        return match args.config {
+            Some(_) => cl2::run::dry_run(&args),
+            None => dry_run(&args),
+        };
     }
     let dir = args
         .artifacts
         .clone()
-        .unwrap_or_else(|| default_artifacts_dir(args.test, stats::now_unix()));
+        .unwrap_or_else(|| match &args.config {
+            Some(c) => PathBuf::from("artifacts").join(format!(
+                "{}-{}",
+                c.file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "config".into()),
+                stats::compact_timestamp(stats::now_unix())
+            )),
+            None => default_artifacts_dir(args.test, stats::now_unix()),
+        });
     std::fs::create_dir_all(&dir).map_err(|source| PerfError::Io {
         path: dir.clone(),
         source,
@@ -194,7 +222,7 @@ pub async fn run(mut args: RunArgs) -> Result<RunOutcome, PerfError> {
                 if let Some(dir) = &cluster_dir {
                     target.use_cluster_processes(dir);
                 }
-                run_with(&args, target, opts).await
+                run_any(&args, target, opts).await
             }
             Err(e) => Err(e),
         },
@@ -210,7 +238,7 @@ pub async fn run(mut args: RunArgs) -> Result<RunOutcome, PerfError> {
                 Ok(master) => {
                     *pid.lock() = Some(master.pid);
                     let r = match Target::child(&master).await {
-                        Ok(target) => run_with(&args, target, opts).await,
+                        Ok(target) => run_any(&args, target, opts).await,
                         Err(e) => Err(e),
                     };
                     println!("Stopping the embedded master...");

@@ -954,6 +954,13 @@ pub async fn run_with(
     }
     println!("Artifacts: {}", dir.display());
     println!("Result: {}", verdict.to_uppercase());
+    println!(
+        "View it: kubemark dashboard {}  (then open http://127.0.0.1:8080/#/run/{})",
+        dir.display(),
+        dir.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    );
 
     match end {
         End::Cancelled => return Err(PerfError::Interrupted),

@@ -31,6 +31,7 @@ pub use error::StoreError;
 pub use object::{build_object, with_rv, ObjectKey, StoredObject};
 pub use state::{Change, Registration, StoreState};
 pub use store::{Store, Watcher};
+pub use wal::recover_from_bytes;
 
 /// One global, strictly increasing resourceVersion.
 pub type Rv = u64;

@@ -612,7 +612,16 @@ impl StoreState {
                     oldest: res.dropped_upto,
                 })
             }
-            WatchFrom::Rv(r) if r >= now => entry.min_rv = r,
+            // The apiserver's watch cache waits (briefly) for a future resourceVersion
+            // instead of silently skipping events up to it; the async layer does the
+            // waiting, so here it is refused.
+            WatchFrom::Rv(r) if r > now => {
+                return Err(StoreError::TooLargeResourceVersion {
+                    requested: r,
+                    current: now,
+                })
+            }
+            WatchFrom::Rv(r) if r == now => entry.min_rv = r,
             WatchFrom::Rv(r) => {
                 let start = res.history.partition_point(|e| e.rv <= r);
                 backlog.extend(
@@ -1069,19 +1078,32 @@ mod tests {
                 (EventType::Modified, "b".into(), r4)
             ]
         );
-        // From the future: events up to that rv are skipped.
-        let mut fut =
+        // From the current rv: only later events. From the future: refused.
+        let mut cur =
             f.st.watch(
                 RES,
                 WatchOptions {
-                    from: WatchFrom::Rv(r4 + 1),
+                    from: WatchFrom::Rv(r4),
                     ..Default::default()
                 },
             )
             .unwrap();
-        f.put("ns", "c", "y", &[]);
-        let r6 = f.put("ns", "d", "y", &[]);
-        assert_eq!(drain(&mut fut), [(EventType::Added, "d".into(), r6)]);
+        let r5 = f.put("ns", "c", "y", &[]);
+        assert_eq!(drain(&mut cur), [(EventType::Added, "c".into(), r5)]);
+        let err =
+            f.st.watch(
+                RES,
+                WatchOptions {
+                    from: WatchFrom::Rv(r5 + 1),
+                    ..Default::default()
+                },
+            )
+            .err()
+            .unwrap();
+        assert!(matches!(
+            err,
+            StoreError::TooLargeResourceVersion { requested, current } if requested == r5 + 1 && current == r5
+        ));
     }
 
     #[test]

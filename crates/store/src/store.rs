@@ -11,12 +11,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::state::{check_create, check_delete, check_update, Change};
 use crate::wal::{self, LogWriter, OP_DELETE, OP_PUT};
@@ -74,6 +75,10 @@ struct Shared {
     dispatched: Arc<AtomicU64>,
     /// Set after a log write/fsync failure: the store then refuses writes.
     failed: AtomicBool,
+    /// Wakes `wait_until_fresh` callers when `dispatched` advances.
+    fresh: Notify,
+    /// Callers inside `wait_until_fresh`; writers skip the wake-up when 0.
+    fresh_waiters: AtomicUsize,
 }
 
 struct PendingWrite {
@@ -152,6 +157,32 @@ impl Store {
         self.shared.state.read().get(resource, key)
     }
 
+    /// Waits until the store has reached `rv` (as the apiserver watch cache's
+    /// `waitUntilFreshAndBlock` does), at most `timeout`; then
+    /// `TooLargeResourceVersion` with the resourceVersion reached.
+    pub async fn wait_until_fresh(&self, rv: Rv, timeout: Duration) -> Result<(), StoreError> {
+        let shared = &self.shared;
+        if shared.dispatched.load(Ordering::Acquire) >= rv {
+            return Ok(());
+        }
+        shared.fresh_waiters.fetch_add(1, Ordering::SeqCst);
+        let _guard = WaiterGuard(&shared.fresh_waiters);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = shared.fresh.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a publish in between still wakes us.
+            notified.as_mut().enable();
+            let current = shared.dispatched.load(Ordering::SeqCst);
+            if current >= rv {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return check_fresh(rv, shared.dispatched.load(Ordering::Acquire));
+            }
+        }
+    }
+
     /// Creates an object; `AlreadyExists` if the key is taken.
     pub async fn create(
         &self,
@@ -222,9 +253,7 @@ impl Store {
                 // In memory: commit and publish right away.
                 let mut st = self.shared.state.write();
                 st.apply(resource, change)?;
-                self.shared
-                    .dispatched
-                    .store(st.current_rv(), Ordering::Release);
+                self.shared.publish(st.current_rv());
                 ws.last_rv = rv;
                 return Ok(object);
             };
@@ -344,7 +373,35 @@ impl Shared {
             }),
             dispatched: Arc::new(AtomicU64::new(rv)),
             failed: AtomicBool::new(false),
+            fresh: Notify::new(),
+            fresh_waiters: AtomicUsize::new(0),
         })
+    }
+
+    /// Makes everything up to `rv` visible to watchers and freshness waiters.
+    fn publish(&self, rv: Rv) {
+        self.dispatched.store(rv, Ordering::SeqCst);
+        if self.fresh_waiters.load(Ordering::SeqCst) > 0 {
+            self.fresh.notify_waiters();
+        }
+    }
+}
+
+/// Decrements the freshness-waiter count when a wait ends (also on cancel).
+struct WaiterGuard<'a>(&'a AtomicUsize);
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a store at `current` may serve a read that needs at least `requested`.
+pub(crate) fn check_fresh(requested: Rv, current: Rv) -> Result<(), StoreError> {
+    if requested > current {
+        Err(StoreError::TooLargeResourceVersion { requested, current })
+    } else {
+        Ok(())
     }
 }
 
@@ -416,7 +473,7 @@ fn commit(
                 tracing::error!(error = %e, "committed record does not apply to the state");
             }
         }
-        shared.dispatched.store(st.current_rv(), Ordering::Release);
+        shared.publish(st.current_rv());
     }
     {
         let mut ws = shared.write.lock();
@@ -491,6 +548,26 @@ impl Drop for Watcher {
                 .state
                 .write()
                 .unregister(&self.resource, self.id, self.index.as_ref());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_rule() {
+        let cases: &[(Rv, Rv, bool)] = &[(1, 1, true), (5, 9, true), (0, 1, true), (10, 9, false)];
+        for &(requested, current, ok) in cases {
+            let got = check_fresh(requested, current);
+            assert_eq!(got.is_ok(), ok, "requested {requested} current {current}");
+            if let Err(e) = got {
+                assert_eq!(
+                    e.to_string(),
+                    format!("Too large resource version: {requested}, current: {current}")
+                );
+            }
         }
     }
 }

@@ -1,0 +1,8 @@
+//! ClusterLoader2 test configs run unmodified: `kubemark run --config`.
+
+pub mod config;
+pub mod measure;
+pub mod plan;
+pub mod run;
+pub mod template;
+pub mod tuning;
