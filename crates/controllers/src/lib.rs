@@ -29,6 +29,7 @@ pub mod runtime;
 pub mod serviceaccount;
 pub mod statefulset;
 pub mod sync;
+pub mod ttl;
 pub mod util;
 
 use std::collections::BTreeSet;
@@ -51,6 +52,7 @@ pub const CONTROLLERS: &[&str] = &[
     "endpointslice",
     "serviceaccount",
     "root-ca-cert-publisher",
+    "ttl",
 ];
 
 /// Controllers of the real kube-controller-manager that kubemark does not
@@ -80,7 +82,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "serviceaccount-token",
     "storage-version-gc",
     "tokencleaner",
-    "ttl",
     "ttl-after-finished",
 ];
 
@@ -223,6 +224,7 @@ pub async fn run(
             "endpointslice" => endpointslice::setup(&ctx, &factory),
             "serviceaccount" => serviceaccount::setup(&ctx, &factory),
             "root-ca-cert-publisher" => rootca::setup(&ctx, &factory),
+            "ttl" => ttl::setup(&ctx, &factory),
             _ => continue,
         };
         starters.push((
@@ -289,7 +291,14 @@ mod tests {
                 Ok(set(&["deployment", "replicaset"])),
             ),
             ("*,deployment", Ok(all.clone())),
-            ("*,-cronjob,-ttl", Ok(all.clone())),
+            (
+                "*,-cronjob,-ttl",
+                Ok({
+                    let mut s = all.clone();
+                    s.remove("ttl");
+                    s
+                }),
+            ),
             ("", Ok(BTreeSet::new())),
             ("-deployment", Ok(BTreeSet::new())),
             (

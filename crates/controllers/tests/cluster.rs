@@ -439,3 +439,40 @@ async fn controllers_can_be_switched_off() {
         Err(controllers::Error::UnknownController { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_get_the_ttl_annotation() {
+    let c = common::start().await;
+    c.add_node("hollow-ttl", json!({})).await;
+    let nodes = c.cluster_api::<Node>();
+    let ttl = eventually("the ttl annotation", LONG, || async {
+        let n = nodes.get("hollow-ttl").await.ok()?;
+        n.metadata
+            .annotations?
+            .get(controllers::ttl::TTL_ANNOTATION)
+            .cloned()
+    })
+    .await;
+    // A cluster of under 100 nodes: 0 s, as the reference Node records.
+    assert_eq!(ttl, "0");
+    // Removed by someone else, it comes back.
+    nodes
+        .patch(
+            "hollow-ttl",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {controllers::ttl::TTL_ANNOTATION: null}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    eventually("the ttl annotation again", LONG, || async {
+        let n = nodes.get("hollow-ttl").await.ok()?;
+        n.metadata
+            .annotations?
+            .get(controllers::ttl::TTL_ANNOTATION)
+            .filter(|v| *v == "0")
+            .map(|_| ())
+    })
+    .await;
+}

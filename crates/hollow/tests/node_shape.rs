@@ -42,8 +42,9 @@ const ALLOWED: &[(&str, &str)] = &[
 ///   before the kubelet's four: the npd morph is on by default, the
 ///   recording ran the kubelet and proxy only;
 /// - reference: `node.alpha.kubernetes.io/ttl`, set by
-///   kube-controller-manager's TTL controller, not by the kubelet (this
-///   test's master runs no controllers).
+///   kube-controller-manager's TTL controller, not by the kubelet (the
+///   embedded controller manager's `ttl` controller sets it too, see
+///   controllers/tests/cluster.rs; this test's master runs no controllers).
 const OUR_ANNOTATIONS: [&str; 2] = ["kubemark.io/hollow-host", "kubemark.io/hollow-pid"];
 const TTL_ANNOTATION: &str = "node.alpha.kubernetes.io/ttl";
 const NPD_CONDITIONS: [(&str, &str); 2] = [
