@@ -188,26 +188,45 @@ pub fn list(base: &Path) -> Vec<ClusterDir> {
 }
 
 pub fn create_private_dir(d: &Path) -> Result<(), StateError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(d).map_err(io(d))?;
-    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(io(d))
+    make_private_dir(d).map_err(io(d))
 }
 
 /// Writes a file atomically (temporary file renamed into place), mode 0600.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_atomic(path, bytes, 0o600).map_err(io(path))
+}
+
+/// Creates `dir` (and parents) with mode 0700, and tightens an existing one.
+/// The one implementation behind every private directory of a cluster.
+pub fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Writes `bytes` to `path` with `mode` atomically: a temporary file next to
+/// it, synced, then renamed into place, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), StateError> {

@@ -19,9 +19,9 @@ use rcgen::{
 use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+#[cfg(test)]
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
@@ -189,33 +189,12 @@ fn generate_err(what: &str, e: impl std::fmt::Display) -> LocalError {
 
 /// Creates `dir` (and parents) with mode 0700, and tightens an existing one.
 pub(super) fn create_private_dir(dir: &Path) -> Result<(), LocalError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_err("create directory", dir))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(io_err("set permissions of", dir))
+    crate::state::make_private_dir(dir).map_err(io_err("create directory", dir))
 }
 
 /// Writes atomically (temporary file, then rename) with `mode`.
 fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), LocalError> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
-    let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(io_err("create", &tmp))?;
-    f.write_all(contents).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("write", &tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io_err("write", path))
+    crate::state::write_atomic(path, contents, mode).map_err(io_err("write", path))
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), LocalError> {
