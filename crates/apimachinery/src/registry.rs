@@ -65,6 +65,49 @@ pub struct ResourceInfo {
     pub subresources: &'static [Subresource],
     /// Stable identifier as in the real discovery documents.
     pub storage_version_hash: &'static str,
+    /// What a CustomResourceDefinition says about its resources (schema,
+    /// subresource paths, printer columns); `None` for built-in resources.
+    pub custom: Option<&'static CustomResource>,
+}
+
+/// The served form of one version of a CustomResourceDefinition: what the
+/// handlers need beyond the discovery facts of [`ResourceInfo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomResource {
+    /// `metadata.name` of the CustomResourceDefinition (`<plural>.<group>`).
+    pub crd_name: String,
+    /// The version objects are stored as (`storage: true`).
+    pub storage_version: String,
+    /// `schema.openAPIV3Schema` of this version, when given.
+    pub schema: Option<serde_json::Value>,
+    /// `subresources.status` is set.
+    pub status: bool,
+    /// `subresources.scale`, when set.
+    pub scale: Option<CustomScale>,
+    /// `additionalPrinterColumns` of this version (empty: NAME and AGE).
+    pub printer_columns: Vec<PrinterColumn>,
+}
+
+/// `subresources.scale` of a CustomResourceDefinition version: JSON paths
+/// (`.spec.replicas`) of the scale fields in the custom resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomScale {
+    pub spec_replicas_path: String,
+    pub status_replicas_path: String,
+    pub label_selector_path: Option<String>,
+}
+
+/// One `additionalPrinterColumns` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterColumn {
+    pub name: String,
+    /// OpenAPI type: `integer`, `number`, `string`, `boolean`, `date`.
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i64,
+    /// Simple JSONPath relative to the object, e.g. `.spec.replicas`.
+    pub json_path: String,
 }
 
 impl ResourceInfo {
@@ -430,6 +473,7 @@ macro_rules! builtin {
                 categories: POLICY.categories,
                 subresources: POLICY.subresources,
                 storage_version_hash: HASH.as_str(),
+                custom: None,
             },
         }
     }};

@@ -223,6 +223,83 @@ impl Graph {
     }
 }
 
+/// What an owner being deleted in foreground does with one dependent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DependentAction {
+    /// Already being deleted: wait for it.
+    Skip,
+    /// Another live owner keeps it: only the reference to this owner goes.
+    DropOwner,
+    /// Delete it. `unblock`: first make its owner references non-blocking,
+    /// because one of its own dependents is already waiting in foreground
+    /// (an ownership cycle), which would otherwise wait for itself forever.
+    Delete { policy: &'static str, unblock: bool },
+}
+
+/// `attemptToDeleteItem` for a dependent whose owner `owner` waits for its
+/// dependents: as the real collector, a dependent that has dependents
+/// itself goes in foreground, and one of those already deleting in
+/// foreground means a cycle, broken by unblocking the dependent's owner
+/// references before deleting it ("should not be blocked by dependency
+/// circle").
+pub fn dependent_action(graph: &Graph, owner: &str, d: &GcObject) -> DependentAction {
+    if d.deleting {
+        return DependentAction::Skip;
+    }
+    let solid_other = d.owners.iter().any(|r| {
+        r.uid != owner
+            && graph
+                .objects
+                .get(&r.uid)
+                .is_some_and(|o| !o.deleting_dependents())
+    });
+    if solid_other {
+        return DependentAction::DropOwner;
+    }
+    let own = graph.dependents_of(&d.uid);
+    if own.is_empty() {
+        let policy = if d.has_finalizer(ORPHAN_FINALIZER) {
+            "Orphan"
+        } else if d.has_finalizer(FOREGROUND_FINALIZER) {
+            "Foreground"
+        } else {
+            "Background"
+        };
+        return DependentAction::Delete {
+            policy,
+            unblock: false,
+        };
+    }
+    let cycle = own.iter().any(|x| x.deleting_dependents());
+    let blocks = d
+        .owners
+        .iter()
+        .any(|r| r.block_owner_deletion == Some(true));
+    DependentAction::Delete {
+        policy: "Foreground",
+        unblock: cycle && blocks,
+    }
+}
+
+/// The owner references with `blockOwnerDeletion` cleared.
+pub fn unblocked(owners: &[OwnerReference]) -> Vec<OwnerReference> {
+    owners
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if r.block_owner_deletion == Some(true) {
+                r.block_owner_deletion = Some(false);
+            }
+            r
+        })
+        .collect()
+}
+
+enum DependentWork {
+    Patch(String, serde_json::Value),
+    Delete(String, String, &'static str),
+}
+
 pub enum Msg {
     Upsert(GcObject),
     Delete(GcObject),
@@ -278,6 +355,9 @@ pub(crate) fn setup(ctx: &Ctx, factory: &InformerFactory) -> Starter {
     watch_kind::<apps::StatefulSet>(factory, &mut kinds, &wiring.tx);
     watch_kind::<apps::ControllerRevision>(factory, &mut kinds, &wiring.tx);
     watch_kind::<batch::Job>(factory, &mut kinds, &wiring.tx);
+    watch_kind::<batch::CronJob>(factory, &mut kinds, &wiring.tx);
+    watch_kind::<core::PersistentVolumeClaim>(factory, &mut kinds, &wiring.tx);
+    watch_kind::<core::PersistentVolume>(factory, &mut kinds, &wiring.tx);
     watch_kind::<core::Service>(factory, &mut kinds, &wiring.tx);
     watch_kind::<core::Endpoints>(factory, &mut kinds, &wiring.tx);
     watch_kind::<disc::EndpointSlice>(factory, &mut kinds, &wiring.tx);
@@ -385,36 +465,33 @@ impl GarbageCollector {
         // Dependents not yet deleting are deleted (they see a waiting owner).
         let mut work = Vec::new();
         for d in self.graph.dependents_of(&owner.uid) {
-            if d.deleting {
-                continue;
-            }
-            let solid_other = d.owners.iter().any(|r| {
-                r.uid != owner.uid
-                    && self
-                        .graph
-                        .objects
-                        .get(&r.uid)
-                        .is_some_and(|o| !o.deleting_dependents())
-            });
             let Some(kind) = self.kinds.get(d.kind) else {
                 continue;
             };
             let path = kind.object_path(&d.namespace, &d.name);
-            if solid_other {
-                // Another live owner keeps it: just drop our reference.
-                let new: Vec<OwnerReference> = d
-                    .owners
-                    .iter()
-                    .filter(|r| r.uid != owner.uid)
-                    .cloned()
-                    .collect();
-                work.push((
-                    path,
-                    Some(util::owner_refs_patch(Some(&d.owners), &new)),
-                    d.uid.clone(),
-                ));
-            } else {
-                work.push((path, None, d.uid.clone()));
+            match dependent_action(&self.graph, &owner.uid, d) {
+                DependentAction::Skip => {}
+                DependentAction::DropOwner => {
+                    let new: Vec<OwnerReference> = d
+                        .owners
+                        .iter()
+                        .filter(|r| r.uid != owner.uid)
+                        .cloned()
+                        .collect();
+                    work.push(DependentWork::Patch(
+                        path,
+                        util::owner_refs_patch(Some(&d.owners), &new),
+                    ));
+                }
+                DependentAction::Delete { policy, unblock } => {
+                    if unblock {
+                        work.push(DependentWork::Patch(
+                            path.clone(),
+                            util::owner_refs_patch(Some(&d.owners), &unblocked(&d.owners)),
+                        ));
+                    }
+                    work.push(DependentWork::Delete(path, d.uid.clone(), policy));
+                }
             }
         }
         if work.is_empty() {
@@ -423,10 +500,12 @@ impl GarbageCollector {
         let ctx = self.ctx.clone();
         Some(Box::pin(async move {
             let mut ok = true;
-            for (path, patch, uid) in work {
-                let r = match patch {
-                    Some(p) => actions::json_patch(&ctx, &path, &p).await,
-                    None => delete_object(&ctx, &path, &uid, "Foreground").await,
+            for w in work {
+                let r = match w {
+                    DependentWork::Patch(path, p) => actions::json_patch(&ctx, &path, &p).await,
+                    DependentWork::Delete(path, uid, policy) => {
+                        delete_object(&ctx, &path, &uid, policy).await
+                    }
                 };
                 ok &= patch_ok(r);
             }
@@ -513,6 +592,17 @@ impl GarbageCollector {
             return None;
         }
         let has_dependents = !self.graph.dependents_of(&obj.uid).is_empty();
+        // A dependent already waiting in foreground means an ownership
+        // cycle: see `dependent_action`.
+        let cycle = self
+            .graph
+            .dependents_of(&obj.uid)
+            .iter()
+            .any(|d| d.deleting_dependents())
+            && obj
+                .owners
+                .iter()
+                .any(|r| r.block_owner_deletion == Some(true));
         let obj = obj.clone();
         let path = self
             .kinds
@@ -586,6 +676,14 @@ impl GarbageCollector {
                     )
                 }
                 Decision::Delete(policy) => {
+                    let waiting = states.iter().any(|(_, s)| *s == OwnerState::Waiting);
+                    if cycle && waiting && policy == "Foreground" {
+                        let unblock =
+                            util::owner_refs_patch(Some(&obj.owners), &unblocked(&obj.owners));
+                        if let Err(e) = actions::json_patch(&ctx, &path, &unblock).await {
+                            return patch_ok(Err(e));
+                        }
+                    }
                     patch_ok(delete_object(&ctx, &path, &obj.uid, policy).await)
                 }
             }
@@ -808,5 +906,157 @@ mod tests {
         assert!(g.dependents.is_empty());
         let waiting = obj("rs", vec![], &[FOREGROUND_FINALIZER], true);
         assert!(waiting.deleting_dependents());
+    }
+
+    fn pod_ref(uid: &str) -> OwnerReference {
+        OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: uid.into(),
+            uid: uid.into(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }
+    }
+
+    /// The e2e spec's shape: pod1 owned by pod3, pod2 by pod1, pod3 by pod2.
+    fn circle() -> Graph {
+        let mut g = Graph::default();
+        g.upsert(obj(
+            "pod1",
+            vec![pod_ref("pod3")],
+            &[FOREGROUND_FINALIZER],
+            true,
+        ));
+        g.upsert(obj("pod2", vec![pod_ref("pod1")], &[], false));
+        g.upsert(obj("pod3", vec![pod_ref("pod2")], &[], false));
+        g
+    }
+
+    #[test]
+    fn dependents_of_a_foreground_owner() {
+        let mut g = circle();
+        // pod2 has a dependent (pod3) that is not deleting: plain foreground.
+        let pod2 = g.objects["pod2"].clone();
+        assert_eq!(
+            dependent_action(&g, "pod1", &pod2),
+            DependentAction::Delete {
+                policy: "Foreground",
+                unblock: false
+            }
+        );
+        // Once pod2 waits, pod3's dependent (pod1) waits too: a cycle.
+        g.upsert(obj(
+            "pod2",
+            vec![pod_ref("pod1")],
+            &[FOREGROUND_FINALIZER],
+            true,
+        ));
+        let pod3 = g.objects["pod3"].clone();
+        assert_eq!(
+            dependent_action(&g, "pod2", &pod3),
+            DependentAction::Delete {
+                policy: "Foreground",
+                unblock: true
+            }
+        );
+        assert_eq!(
+            dependent_action(&g, "pod3", &g.objects["pod1"].clone()),
+            DependentAction::Skip
+        );
+        // A leaf goes in background; one with another live owner keeps it.
+        g.upsert(obj("leaf", vec![pod_ref("pod3")], &[], false));
+        g.upsert(obj(
+            "shared",
+            vec![pod_ref("pod3"), oref("rs", true)],
+            &[],
+            false,
+        ));
+        g.upsert(obj("rs", vec![], &[], false));
+        let leaf = g.objects["leaf"].clone();
+        let shared = g.objects["shared"].clone();
+        assert_eq!(
+            dependent_action(&g, "pod3", &leaf),
+            DependentAction::Delete {
+                policy: "Background",
+                unblock: false
+            }
+        );
+        assert_eq!(
+            dependent_action(&g, "pod3", &shared),
+            DependentAction::DropOwner
+        );
+        assert_eq!(
+            unblocked(&[pod_ref("a"), oref("b", false)])
+                .iter()
+                .map(|r| r.block_owner_deletion)
+                .collect::<Vec<_>>(),
+            vec![Some(false), Some(false)]
+        );
+    }
+
+    /// Runs the foreground machinery on a model of the API server until
+    /// nothing changes; returns the objects left.
+    fn settle(mut g: Graph, honour_unblock: bool) -> Vec<String> {
+        for _ in 0..50 {
+            let mut changed = false;
+            let waiting: Vec<GcObject> = g
+                .objects
+                .values()
+                .filter(|o| o.deleting_dependents())
+                .cloned()
+                .collect();
+            for owner in waiting {
+                if !g.objects.contains_key(&owner.uid) {
+                    continue;
+                }
+                if g.blocking_dependents(&owner.uid).is_empty() {
+                    // Finalizer removed: the object goes.
+                    g.remove(&owner.uid);
+                    changed = true;
+                    continue;
+                }
+                let deps: Vec<GcObject> =
+                    g.dependents_of(&owner.uid).into_iter().cloned().collect();
+                for d in deps {
+                    match dependent_action(&g, &owner.uid, &d) {
+                        DependentAction::Skip => {}
+                        DependentAction::DropOwner => {
+                            let mut d = d.clone();
+                            d.owners.retain(|r| r.uid != owner.uid);
+                            g.upsert(d);
+                            changed = true;
+                        }
+                        DependentAction::Delete { policy, unblock } => {
+                            let mut d = d.clone();
+                            if unblock && honour_unblock {
+                                d.owners = unblocked(&d.owners);
+                            }
+                            if policy == "Foreground" {
+                                d.finalizers.push(FOREGROUND_FINALIZER.into());
+                                d.deleting = true;
+                                g.upsert(d);
+                            } else {
+                                g.remove(&d.uid);
+                            }
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut left: Vec<String> = g.objects.keys().cloned().collect();
+        left.sort();
+        left
+    }
+
+    #[test]
+    fn a_dependency_circle_does_not_block_foreground_deletion() {
+        assert!(settle(circle(), true).is_empty());
+        // Without unblocking, the three wait for each other forever.
+        assert_eq!(settle(circle(), false), vec!["pod1", "pod2", "pod3"]);
     }
 }

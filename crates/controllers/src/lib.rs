@@ -10,6 +10,7 @@
 //! calls; see [`runtime`].
 
 pub mod actions;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
@@ -22,8 +23,10 @@ pub mod job;
 pub mod namespace;
 pub mod nodelifecycle;
 pub mod podgc;
+pub mod pvbinder;
 pub mod queue;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod rootca;
 pub mod runtime;
 pub mod serviceaccount;
@@ -44,15 +47,18 @@ pub const CONTROLLERS: &[&str] = &[
     "daemonset",
     "statefulset",
     "job",
+    "cronjob",
     "namespace",
     "garbagecollector",
     "nodelifecycle",
     "podgc",
+    "persistentvolume-binder",
     "endpoint",
     "endpointslice",
     "serviceaccount",
     "root-ca-cert-publisher",
     "ttl",
+    "resourcequota",
 ];
 
 /// Controllers of the real kube-controller-manager that kubemark does not
@@ -63,7 +69,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "bootstrapsigner",
     "cloud-node-lifecycle",
     "clusterrole-aggregation",
-    "cronjob",
     "csrapproving",
     "csrcleaner",
     "csrsigning",
@@ -72,11 +77,9 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "ephemeral-volume",
     "horizontalpodautoscaling",
     "nodeipam",
-    "persistentvolume-binder",
     "persistentvolume-expander",
     "pv-protection",
     "pvc-protection",
-    "resourcequota",
     "route",
     "service",
     "serviceaccount-token",
@@ -127,6 +130,9 @@ pub struct ControllerManagerConfig {
     pub max_concurrent_requests: usize,
     /// Endpoints per EndpointSlice (`--max-endpoints-per-slice`).
     pub max_endpoints_per_slice: usize,
+    /// How often every ResourceQuota's usage is recalculated besides on
+    /// changes (`--resource-quota-sync-period`).
+    pub resource_quota_sync_period: Duration,
 }
 
 impl Default for ControllerManagerConfig {
@@ -143,6 +149,7 @@ impl Default for ControllerManagerConfig {
             burst_replicas: 500,
             max_concurrent_requests: 100,
             max_endpoints_per_slice: 100,
+            resource_quota_sync_period: resourcequota::DEFAULT_SYNC_PERIOD,
         }
     }
 }
@@ -216,15 +223,18 @@ pub async fn run(
             "daemonset" => daemonset::setup(&ctx, &factory),
             "statefulset" => statefulset::setup(&ctx, &factory),
             "job" => job::setup(&ctx, &factory),
+            "cronjob" => cronjob::setup(&ctx, &factory),
             "namespace" => namespace::setup(&ctx, &factory),
             "garbagecollector" => garbagecollector::setup(&ctx, &factory),
             "nodelifecycle" => nodelifecycle::setup(&ctx, &factory),
             "podgc" => podgc::setup(&ctx, &factory),
+            "persistentvolume-binder" => pvbinder::setup(&ctx, &factory),
             "endpoint" => endpoints::setup(&ctx, &factory),
             "endpointslice" => endpointslice::setup(&ctx, &factory),
             "serviceaccount" => serviceaccount::setup(&ctx, &factory),
             "root-ca-cert-publisher" => rootca::setup(&ctx, &factory),
             "ttl" => ttl::setup(&ctx, &factory),
+            "resourcequota" => resourcequota::setup(&ctx, &factory),
             _ => continue,
         };
         starters.push((
@@ -292,7 +302,7 @@ mod tests {
             ),
             ("*,deployment", Ok(all.clone())),
             (
-                "*,-cronjob,-ttl",
+                "*,-disruption,-ttl",
                 Ok({
                     let mut s = all.clone();
                     s.remove("ttl");
@@ -315,7 +325,10 @@ mod tests {
                     known: CONTROLLERS.join(", "),
                 }),
             ),
-            ("cronjob", Err(Error::NotImplemented("cronjob".into()))),
+            (
+                "disruption",
+                Err(Error::NotImplemented("disruption".into())),
+            ),
             ("job,-job", Err(Error::Contradictory("job".into()))),
             ("job,,podgc", Err(Error::EmptyEntry("job,,podgc".into()))),
         ];

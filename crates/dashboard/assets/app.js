@@ -238,6 +238,47 @@
     return wrapChart(f.root);
   }
   function wrapChart(root) { return el('div', { class: 'chart' }, root); }
+  function isoOf(ms) { return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'); }
+  // Line chart over time. series = [{name, color, points: [[unixMs, value]]}];
+  // the x axis is the time since opts.t0 (unix ms), in s (or min when long),
+  // up to at least opts.t1 (so charts of one run share their time axis).
+  // Points get hover circles unless a series is too long to draw them all.
+  function timeChart(title, unit, series, opts) {
+    var t0 = opts.t0, all = [], tmax = Math.max(0, (opts.t1 || t0) - t0);
+    series.forEach(function (s) { s.points.forEach(function (p) { all.push(p[1]); tmax = Math.max(tmax, p[0] - t0); }); });
+    var div = tmax > 15 * 60 * 1000 ? 60000 : 1000;
+    var xUnit = div === 1000 ? 's' : 'min';
+    var f = frame(title, unit, all, { width: opts.width || 580, height: opts.height || 300, bottom: 56, right: 20, cls: 'chart-svg time-chart' });
+    var xt = niceTicks(0, tmax / div || 1, 6);
+    var x1 = xt[xt.length - 1] || 1;
+    var xOf = function (ms) { return f.left + (ms - t0) / div / x1 * f.w; };
+    var xg = svg('g', { class: 'axis x-axis' });
+    xt.forEach(function (t) {
+      var x = f.left + t / x1 * f.w;
+      xg.appendChild(svg('line', { x1: x, x2: x, y1: f.top + f.h, y2: f.top + f.h + 4 }));
+      xg.appendChild(svg('text', { x: x, y: f.top + f.h + 17, 'text-anchor': 'middle', text: fmt(t) }));
+    });
+    xg.appendChild(svg('text', { class: 'x-unit', x: f.left + f.w / 2, y: f.top + f.h + 38, 'text-anchor': 'middle',
+      text: 'time since ' + fmtWhen(isoOf(t0)) + ' (' + xUnit + ')' }));
+    f.root.appendChild(xg);
+    series.forEach(function (s) {
+      var d = s.points.map(function (p, i) { return (i ? 'L' : 'M') + xOf(p[0]).toFixed(1) + ',' + f.y(p[1]).toFixed(1); }).join('');
+      var g = svg('g', { class: 'series', 'data-series': s.name, 'data-points': s.points.length });
+      g.appendChild(svg('path', { d: d, fill: 'none', stroke: s.color, 'stroke-width': 1.8 }));
+      if (s.points.length <= 600) {
+        s.points.forEach(function (p) {
+          var t = s.name + '\n' + fmtWhen(isoOf(p[0])) + ' (+' + fmt((p[0] - t0) / 1000) + ' s)\n' + fmt(p[1]) + ' ' + unit;
+          var c = svg('circle', { class: 'pt', cx: xOf(p[0]), cy: f.y(p[1]), r: s.points.length > 120 ? 2 : 3, fill: s.color,
+            'data-series': s.name, 'data-time': p[0], 'data-value': p[1], 'data-tip': t });
+          c.appendChild(svg('title', { text: t }));
+          g.appendChild(c);
+        });
+      }
+      f.root.appendChild(g);
+    });
+    legend(f.root, series.map(function (s) { return s.name; }), f.left, 36, series.map(function (s) { return s.color; }));
+    return wrapChart(f.root);
+  }
   // Phases on a time axis (seconds since the first phase started).
   function timeline(phases) {
     var t0 = Infinity;
@@ -503,9 +544,11 @@
     }
     if (side.length) {
       nodes.push(el('h2', { text: 'Scheduling throughput and resource usage' }));
-      nodes.push(el('p', { class: 'muted', text: 'Percentiles over the run: the artifacts hold summaries, not time series (throughput sampled every second, usage every --usage-interval).' }));
+      nodes.push(el('p', { class: 'muted', text: 'Percentiles over the run.' }));
       nodes.push(el('div', { class: 'charts', id: 'usage-charts' }, side));
     }
+    nodes.push(el('h2', { text: 'Over time' }));
+    nodes.push(timeSeriesCharts(run));
 
     nodes.push(el('h2', { text: 'All measurements' }));
     var rowsAll = [];
@@ -519,6 +562,52 @@
     });
     nodes.push(el('table', { id: 'measurements-table' }, [el('thead', null, el('tr', null, ['summary', 'labels', 'value', '', ''].map(function (h) { return el('th', { text: h }); }))), el('tbody', null, rowsAll)]));
     render(nodes);
+  }
+
+  // The run's time series: scheduling throughput, and master CPU and
+  // memory per component, on one time origin (the earliest sample).
+  function timeSeriesCharts(run) {
+    var all = (run.timeSeries || []).filter(function (s) { return s.points && s.points.length; });
+    if (!all.length) {
+      return el('div', { class: 'card empty', id: 'no-timeseries', text: 'No time series in this run: its files hold percentiles only (older kubemark runs and ClusterLoader2 artifacts).' });
+    }
+    var t0 = Infinity, t1 = -Infinity;
+    all.forEach(function (s) {
+      if (!s.points.length) return;
+      t0 = Math.min(t0, s.points[0][0]);
+      t1 = Math.max(t1, s.points[s.points.length - 1][0]);
+    });
+    // Several usage measurements (ClusterLoader2 configs may gather more
+    // than one) are told apart by their summary.
+    var usageSummaries = {};
+    all.forEach(function (s) { if (s.labels.Resource) usageSummaries[s.summary] = true; });
+    var several = Object.keys(usageSummaries).length > 1;
+    var nameOf = function (s, base) { return several ? base + ' (' + s.summary + ')' : base; };
+    // One color per component in both usage charts.
+    var comps = {};
+    all.forEach(function (s) { if (s.labels.Resource) comps[s.labels.Name || s.summary] = true; });
+    var compNames = Object.keys(comps).sort();
+    var colorOf = function (n) { return COLORS[Math.max(0, compNames.indexOf(n)) % COLORS.length]; };
+    var charts = [];
+    var thr = all.filter(function (s) { return !s.labels.Resource; });
+    if (thr.length) {
+      charts.push(el('div', { id: 'throughput-chart' }, timeChart('Scheduling throughput', thr[0].unit,
+        thr.map(function (s, i) { return { name: s.summary, color: COLORS[i % COLORS.length], points: s.points }; }), { t0: t0, t1: t1 })));
+    }
+    [['cpu', 'cpu-chart', 'CPU per component'], ['memory', 'memory-chart', 'Memory per component']].forEach(function (r) {
+      var ss = all.filter(function (s) { return s.labels.Resource === r[0]; });
+      if (!ss.length) return;
+      ss.sort(function (a, b) { return (a.labels.Name || '').localeCompare(b.labels.Name || ''); });
+      charts.push(el('div', { id: r[1] }, timeChart(r[2], ss[0].unit, ss.map(function (s) {
+        var n = s.labels.Name || s.summary;
+        return { name: nameOf(s, n), color: colorOf(n), points: s.points };
+      }), { t0: t0, t1: t1 })));
+    });
+    var averaged = all.filter(function (s) { return s.samples > s.points.length; }).length;
+    return el('div', { id: 'timeseries-charts' }, [
+      el('p', { class: 'muted', text: 'Scheduling throughput between consecutive samples (every second); CPU between and memory at each --usage-interval sample. Hover a point for its time and value.' +
+        (averaged ? ' Long series are shown averaged into at most 1000 points (' + averaged + ' series here).' : '') }),
+      el('div', { class: 'charts' }, charts)]);
   }
 
   function viewMetric(route) {

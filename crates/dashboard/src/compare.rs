@@ -759,6 +759,7 @@ mod tests {
             notes: vec![],
             problems: vec![],
             kubemark: false,
+            time_series: vec![],
             measurements: items
                 .iter()
                 .map(|(summary, unit, stat, v)| Measurement {

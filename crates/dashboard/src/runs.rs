@@ -3,8 +3,13 @@
 //! directories (the same `PerfData` files, named
 //! `<Summary>_<test>_<RFC3339>.json`).
 //!
+//! kubemark's SchedulingThroughput and ResourceUsageSummary files also
+//! carry `timeSeries` (samples over time, for the one-run charts); other
+//! files and older runs have none, which is not a problem.
+//!
 //! Parsing is pure ([`parse_run_json`], [`parse_perfdata`],
-//! [`parse_summary_file_name`], [`build_run`]); [`scan`] walks the
+//! [`parse_time_series`], [`parse_summary_file_name`], [`build_run`]);
+//! [`scan`] walks the
 //! directories. Bad input never aborts a scan: each problem is recorded
 //! with the file it concerns and the rest is read.
 
@@ -18,6 +23,11 @@ const VALUE_LABELS: &[&str] = &["Count", "SlowCount"];
 
 /// Directories deeper than this are not searched (guards against huge trees).
 const MAX_DEPTH: usize = 12;
+
+/// Points per time series sent to the page: longer series are averaged
+/// into this many buckets (the page gets every run's series on every
+/// navigation, and a chart is 600 pixels wide).
+pub const MAX_SERIES_POINTS: usize = 1000;
 
 /// Something in the input that was skipped, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,6 +51,8 @@ pub enum ParseError {
     NotPerfData(String),
     #[error("not a kubemark run.json (expected an object with \"test\"): {0}")]
     NotRunJson(String),
+    #[error("\"timeSeries\" is not a list but {0}; its charts are not shown")]
+    BadTimeSeries(String),
 }
 
 /// One series of a `PerfData` file: its identity labels, unit and values
@@ -74,6 +86,42 @@ pub fn series_name(summary: &str, labels: &BTreeMap<String, String>) -> String {
     }
     let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{summary}{{{}}}", l.join(","))
+}
+
+/// One quantity over time from a PerfData file's `timeSeries`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeSeries {
+    /// The file's summary, e.g. `SchedulingThroughput`, `ResourceUsageSummary`.
+    pub summary: String,
+    /// e.g. `Metric`, or `Name` (component) and `Resource` (cpu, memory).
+    pub labels: BTreeMap<String, String>,
+    /// The values' unit (`pods/s`, `cores`, `MiB`).
+    pub unit: String,
+    /// `[unix time in ms, value]`, oldest first (pairs keep the page's
+    /// data small); at most [`MAX_SERIES_POINTS`], see [`downsample`].
+    pub points: Vec<(i64, f64)>,
+    /// Points in the file.
+    pub samples: usize,
+    /// The file it came from (name only).
+    pub file: String,
+}
+
+/// At most `max` points: consecutive runs of ⌈n/max⌉ points become their
+/// mean value at the run's last time. Shorter series are unchanged.
+pub fn downsample(points: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
+    if points.len() <= max || max == 0 {
+        return points.to_vec();
+    }
+    let k = points.len().div_ceil(max);
+    points
+        .chunks(k)
+        .filter_map(|c| {
+            let last = c.last()?;
+            let mean = c.iter().map(|p| p.1).sum::<f64>() / c.len() as f64;
+            Some((last.0, mean))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,6 +188,9 @@ pub struct Run {
     pub phases: Vec<Phase>,
     pub notes: Vec<String>,
     pub measurements: Vec<Measurement>,
+    /// Samples over time (empty for older runs and ClusterLoader2
+    /// artifacts).
+    pub time_series: Vec<TimeSeries>,
     /// Problems found in this run's files (reported, and skipped).
     pub problems: Vec<Problem>,
     /// Whether it has a run.json (a kubemark run) or only PerfData files.
@@ -244,6 +295,71 @@ pub fn parse_perfdata(
             labels,
             info,
             data,
+            file: file.to_string(),
+        });
+    }
+    Ok((out, skipped))
+}
+
+/// The `timeSeries` of a PerfData file's contents: `{labels, unit,
+/// points: [{unixMs, value}]}` entries. No `timeSeries` key is no series.
+/// Malformed entries and points are skipped and counted (second value);
+/// a `timeSeries` that is not a list is an error.
+pub fn parse_time_series(
+    summary: &str,
+    file: &str,
+    text: &str,
+) -> Result<(Vec<TimeSeries>, usize), ParseError> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
+    let Some(raw) = v.get("timeSeries") else {
+        return Ok((Vec::new(), 0));
+    };
+    let list = raw
+        .as_array()
+        .ok_or_else(|| ParseError::BadTimeSeries(describe_json(raw)))?;
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for entry in list {
+        let Some(points) = entry.get("points").and_then(|p| p.as_array()) else {
+            skipped += 1;
+            continue;
+        };
+        let mut pts: Vec<(i64, f64)> = Vec::with_capacity(points.len());
+        for p in points {
+            match (
+                p.get("unixMs").and_then(|t| t.as_i64()),
+                p.get("value").and_then(|x| x.as_f64()),
+            ) {
+                (Some(t), Some(x)) => pts.push((t, x)),
+                _ => skipped += 1,
+            }
+        }
+        if pts.is_empty() {
+            skipped += 1;
+            continue;
+        }
+        pts.sort_by_key(|p| p.0);
+        let samples = pts.len();
+        let labels = entry
+            .get("labels")
+            .and_then(|l| l.as_object())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(TimeSeries {
+            summary: summary.to_string(),
+            labels,
+            unit: entry
+                .get("unit")
+                .and_then(|u| u.as_str())
+                .unwrap_or("")
+                .to_string(),
+            points: downsample(&pts, MAX_SERIES_POINTS),
+            samples,
             file: file.to_string(),
         });
     }
@@ -388,6 +504,7 @@ pub fn build_run(id: &str, dir: &str, files: &DirFiles) -> Option<Run> {
         return None;
     }
     let mut measurements = Vec::new();
+    let mut time_series: Vec<TimeSeries> = Vec::new();
     let mut tests: BTreeMap<String, usize> = BTreeMap::new();
     let mut latest_time = String::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -425,9 +542,29 @@ pub fn build_run(id: &str, dir: &str, files: &DirFiles) -> Option<Run> {
                         continue;
                     }
                     measurements.retain(|x: &Measurement| &x.file != prev);
+                    time_series.retain(|x| &x.file != prev);
                 }
                 seen.insert(key, (*name).clone());
                 measurements.extend(m);
+                // The series are extra: a bad `timeSeries` costs only the
+                // charts, not the file's measurements.
+                match parse_time_series(summary, name, text) {
+                    Ok((ts, skipped)) => {
+                        if skipped > 0 {
+                            problems.push(Problem {
+                                path: path(name),
+                                message: format!(
+                                    "{skipped} malformed time series entries or points skipped"
+                                ),
+                            });
+                        }
+                        time_series.extend(ts);
+                    }
+                    Err(e) => problems.push(Problem {
+                        path: path(name),
+                        message: e.to_string(),
+                    }),
+                }
                 *tests.entry(test.clone()).or_default() += 1;
                 if *ts > latest_time {
                     latest_time = ts.clone();
@@ -474,6 +611,7 @@ pub fn build_run(id: &str, dir: &str, files: &DirFiles) -> Option<Run> {
         phases: info_or.phases.clone(),
         notes: info_or.notes.clone(),
         measurements,
+        time_series,
         problems,
         kubemark: info.is_some(),
     })
@@ -642,6 +780,140 @@ mod tests {
             let e = parse_perfdata("S", "f.json", text).unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn time_series_parsing() {
+        type Want = Result<(usize, &'static [usize], usize), &'static str>;
+        let cases: &[(&str, &str, Want)] = &[
+            (
+                "no key (older run, ClusterLoader2)",
+                r#"{"version":"v1","dataItems":[]}"#,
+                Ok((0, &[], 0)),
+            ),
+            (
+                "two series",
+                r#"{"dataItems":[],"timeSeries":[
+                    {"labels":{"Name":"kube-apiserver","Resource":"cpu"},"unit":"cores","points":[{"unixMs":2000,"value":0.5},{"unixMs":1000,"value":0.25}]},
+                    {"labels":{"Metric":"SchedulingThroughput"},"unit":"pods/s","points":[{"unixMs":1000,"value":3}]}]}"#,
+                Ok((2, &[2, 1], 0)),
+            ),
+            (
+                "bad entries and points skipped",
+                r#"{"dataItems":[],"timeSeries":[
+                    {"unit":"cores"},
+                    {"unit":"MiB","points":[{"unixMs":"x","value":1}]},
+                    {"unit":"MiB","points":[{"unixMs":1,"value":1},{"value":2},{"unixMs":3,"value":null}]}]}"#,
+                Ok((1, &[1], 5)),
+            ),
+            (
+                "not a list",
+                r#"{"dataItems":[],"timeSeries":{"a":1}}"#,
+                Err("\"timeSeries\" is not a list"),
+            ),
+            ("corrupt", "{\"timeSeries\": [", Err("not valid JSON")),
+        ];
+        for (name, text, want) in cases {
+            match (parse_time_series("S", "f.json", text), want) {
+                (Ok((ts, skipped)), Ok((n, lens, sk))) => {
+                    assert_eq!(ts.len(), *n, "{name}");
+                    let got: Vec<usize> = ts.iter().map(|t| t.points.len()).collect();
+                    assert_eq!(got, lens.to_vec(), "{name}");
+                    assert_eq!(skipped, *sk, "{name}");
+                }
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{name}: {e}"),
+                (got, _) => panic!("{name}: {got:?}"),
+            }
+        }
+        let (ts, _) = parse_time_series(
+            "ResourceUsageSummary",
+            "f.json",
+            r#"{"timeSeries":[{"labels":{"Name":"etcd","Resource":"memory","n":1},"unit":"MiB","points":[{"unixMs":20,"value":2},{"unixMs":10,"value":1}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ts[0].points, [(10, 1.0), (20, 2.0)], "sorted by time");
+        assert_eq!(ts[0].labels.len(), 2, "non-string labels dropped");
+        assert_eq!(ts[0].summary, "ResourceUsageSummary");
+        assert_eq!(ts[0].unit, "MiB");
+    }
+
+    #[test]
+    fn long_series_are_averaged() {
+        type Points = Vec<(i64, f64)>;
+        let pts = |v: &[(i64, f64)]| v.to_vec();
+        let cases: Vec<(usize, Points, Points)> = vec![
+            (3, vec![], vec![]),
+            (
+                3,
+                pts(&[(1, 1.0), (2, 2.0), (3, 3.0)]),
+                pts(&[(1, 1.0), (2, 2.0), (3, 3.0)]),
+            ),
+            (
+                2,
+                pts(&[(1, 1.0), (2, 3.0), (3, 5.0)]),
+                pts(&[(2, 2.0), (3, 5.0)]),
+            ),
+            (
+                2,
+                pts(&[(1, 0.0), (2, 2.0), (3, 4.0), (4, 6.0), (5, 8.0)]),
+                pts(&[(3, 2.0), (5, 7.0)]),
+            ),
+            (0, pts(&[(1, 1.0), (2, 2.0)]), pts(&[(1, 1.0), (2, 2.0)])),
+        ];
+        for (max, input, want) in cases {
+            assert_eq!(downsample(&input, max), want, "{max} {input:?}");
+        }
+        let long: Vec<String> = (0..2500)
+            .map(|i| format!("{{\"unixMs\":{i},\"value\":1}}"))
+            .collect();
+        let text = format!(
+            "{{\"timeSeries\":[{{\"unit\":\"MiB\",\"points\":[{}]}}]}}",
+            long.join(",")
+        );
+        let (ts, _) = parse_time_series("S", "f", &text).unwrap();
+        assert_eq!(ts[0].samples, 2500);
+        assert_eq!(ts[0].points.len(), 834);
+        assert!(ts[0].points.len() <= MAX_SERIES_POINTS);
+        assert_eq!(ts[0].points.last(), Some(&(2499, 1.0)));
+    }
+
+    #[test]
+    fn runs_carry_time_series_and_bad_ones_are_reported() {
+        let with = r#"{"version":"v1","dataItems":[{"data":{"Perc50":6},"unit":"pods/s","labels":{}}],
+            "timeSeries":[{"labels":{"Metric":"SchedulingThroughput"},"unit":"pods/s","points":[{"unixMs":1000,"value":6}]}]}"#;
+        let bad = r#"{"version":"v1","dataItems":[{"data":{"Perc50":0.5},"unit":"cores","labels":{"Name":"etcd","Resource":"cpu"}}],"timeSeries":7}"#;
+        let run = build_run(
+            "id",
+            "d",
+            &files(&[
+                (
+                    "SchedulingThroughput_density_2026-12-03T16:42:02Z.json",
+                    with,
+                ),
+                (
+                    "ResourceUsageSummary_density_2026-12-03T16:42:02Z.json",
+                    bad,
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(run.time_series.len(), 1);
+        assert_eq!(run.time_series[0].summary, "SchedulingThroughput");
+        assert_eq!(
+            run.measurements.len(),
+            2,
+            "a bad timeSeries keeps the measurements"
+        );
+        let p: Vec<String> = run.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with(
+            "d/ResourceUsageSummary_density_2026-12-03T16:42:02Z.json: \"timeSeries\" is not a list"
+        ));
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(
+            json["timeSeries"][0]["points"],
+            serde_json::json!([[1000, 6.0]])
+        );
     }
 
     fn files(list: &[(&str, &str)]) -> DirFiles {

@@ -97,6 +97,7 @@ mod tests {
             phases: vec![],
             notes: vec![],
             measurements: vec![],
+            time_series: vec![],
             problems: vec![],
             kubemark: true,
         };

@@ -146,6 +146,14 @@ async fn dashboard_in_chromium() -> Result<()> {
         !d.find_all("#usage-charts rect.bar").await?.is_empty(),
         "usage charts"
     );
+    // The fixtures predate time series: the run says so (no error).
+    let none = d.find("#no-timeseries").await?;
+    ensure!(
+        d.text(&none)
+            .await?
+            .starts_with("No time series in this run"),
+        "no time series message"
+    );
     // Sorting the API table by p99 (descending) puts the slowest call first.
     let first_p99 = d
         .exec("var rows = document.querySelectorAll('#api-table tbody tr'); return Array.from(rows).map(r => parseFloat(r.cells[7].textContent));", json!([]))
@@ -268,6 +276,7 @@ async fn report_in_chromium_offline() -> Result<()> {
         !d.find_all("svg.timeline rect.phase").await?.is_empty(),
         "timeline"
     );
+    d.find("#no-timeseries").await?;
     d.screenshot("report-run.png").await?;
 
     d.navigate_hash("#/metric?test=density&series=PodStartupLatency_PodStartupLatency%7BMetric%3Dpod_startup%7D")

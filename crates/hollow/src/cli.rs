@@ -94,6 +94,10 @@ pub struct HollowNodeArgs {
     /// kubelet and per proxy (scale over fidelity).
     #[arg(long)]
     pub shared_connections: Option<usize>,
+    /// Multiplex only the proxies onto this many connections; every
+    /// kubelet keeps its own (10,000 nodes in about 10,400 descriptors).
+    #[arg(long, conflicts_with = "shared_connections")]
+    pub shared_proxy_connections: Option<usize>,
     /// Concurrent streams allowed on one connection.
     #[arg(long, default_value_t = 90)]
     pub max_streams_per_connection: u32,
@@ -246,6 +250,7 @@ impl HollowNodeArgs {
             kube_api_qps: self.kube_api_qps,
             kube_api_burst: self.kube_api_burst,
             shared_connections: self.shared_connections,
+            shared_proxy_connections: self.shared_proxy_connections,
             max_streams_per_connection: self.max_streams_per_connection,
             metrics_listen: Some(self.metrics_listen),
             pod_behavior: PodBehavior {

@@ -122,7 +122,7 @@ impl Api {
         &self,
         verb: Verb,
         path: &str,
-        body: Option<(&'static str, Vec<u8>)>,
+        body: Option<(&'static str, Bytes)>,
     ) -> Result<http::Request<kube::client::Body>, ApiError> {
         let mut b = http::Request::builder()
             .method(verb.method())
@@ -143,7 +143,9 @@ impl Api {
             .map_err(|e| ApiError::Transport(format!("building request for {path}: {e}")))
     }
 
-    /// Sends one request; the body of a 2xx answer, else the error.
+    /// Sends one request; the body of a 2xx answer, else the error. A 429
+    /// or 5xx answer with `Retry-After` is retried after that long, as
+    /// client-go's request retry does (see [`retry_after_wait`]).
     pub async fn call(
         &self,
         verb: Verb,
@@ -151,50 +153,67 @@ impl Api {
         path: &str,
         body: Option<(&'static str, Vec<u8>)>,
     ) -> Result<Bytes, ApiError> {
-        self.throttle().await;
-        let req = self.request(verb, path, body)?;
+        let body = body.map(|(ct, b)| (ct, Bytes::from(b)));
+        let mut retries = 0u32;
+        loop {
+            self.throttle().await;
+            let (code, bytes, retry_after) = match self.call_once(verb, path, &body).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    self.metrics
+                        .request(self.component, verb.label(), resource, 0);
+                    return Err(e);
+                }
+            };
+            self.metrics
+                .request(self.component, verb.label(), resource, code);
+            if (200..300).contains(&code) {
+                return Ok(bytes);
+            }
+            match retry_after_wait(code, retry_after.as_deref(), retries, rand::random()) {
+                Some(wait) => {
+                    retries += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(ApiError::from_response(code, &bytes)),
+            }
+        }
+    }
+
+    /// One attempt: status, body and the `Retry-After` header.
+    async fn call_once(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: &Option<(&'static str, Bytes)>,
+    ) -> Result<(u16, Bytes, Option<String>), ApiError> {
+        let req = self.request(verb, path, body.clone())?;
         let permit = self
             .conns
             .acquire()
             .map_err(|e| ApiError::Transport(e.to_string()))?;
-        let result = tokio::time::timeout(REQUEST_TIMEOUT, async {
+        tokio::time::timeout(REQUEST_TIMEOUT, async {
             let resp = permit
                 .client()
                 .send(req)
                 .await
                 .map_err(|e| ApiError::Transport(e.to_string()))?;
             let code = resp.status().as_u16();
+            let retry_after = retry_after_header(resp.headers());
             let bytes = resp
                 .into_body()
                 .collect()
                 .await
                 .map_err(|e| ApiError::Transport(format!("reading the response: {e}")))?
                 .to_bytes();
-            Ok::<_, ApiError>((code, bytes))
+            Ok::<_, ApiError>((code, bytes, retry_after))
         })
         .await
         .unwrap_or_else(|_| {
             Err(ApiError::Transport(format!(
                 "no answer within {REQUEST_TIMEOUT:?}"
             )))
-        });
-        drop(permit);
-        match result {
-            Ok((code, bytes)) => {
-                self.metrics
-                    .request(self.component, verb.label(), resource, code);
-                if (200..300).contains(&code) {
-                    Ok(bytes)
-                } else {
-                    Err(ApiError::from_response(code, &bytes))
-                }
-            }
-            Err(e) => {
-                self.metrics
-                    .request(self.component, verb.label(), resource, 0);
-                Err(e)
-            }
-        }
+        })
     }
 
     pub async fn get<T: DeserializeOwned>(
@@ -223,44 +242,96 @@ impl Api {
     }
 
     /// Opens a watch; the stream holds its connection slot until dropped.
+    /// A 429 or 5xx answer with `Retry-After` is retried as in [`Self::call`].
     pub async fn watch(&self, resource: &'static str, path: &str) -> Result<WatchStream, ApiError> {
-        self.throttle().await;
-        let req = self.request(Verb::Watch, path, None)?;
-        let permit = self
-            .conns
-            .acquire()
-            .map_err(|e| ApiError::Transport(e.to_string()))?;
-        let sent = tokio::time::timeout(REQUEST_TIMEOUT, permit.client().send(req)).await;
-        let resp = match sent {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                self.metrics.request(self.component, "WATCH", resource, 0);
-                return Err(ApiError::Transport(e.to_string()));
+        let mut retries = 0u32;
+        loop {
+            self.throttle().await;
+            let req = self.request(Verb::Watch, path, None)?;
+            let permit = self
+                .conns
+                .acquire()
+                .map_err(|e| ApiError::Transport(e.to_string()))?;
+            let sent = tokio::time::timeout(REQUEST_TIMEOUT, permit.client().send(req)).await;
+            let resp = match sent {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    self.metrics.request(self.component, "WATCH", resource, 0);
+                    return Err(ApiError::Transport(e.to_string()));
+                }
+                Err(_) => {
+                    self.metrics.request(self.component, "WATCH", resource, 0);
+                    return Err(ApiError::Transport("no answer to the watch".into()));
+                }
+            };
+            let code = resp.status().as_u16();
+            self.metrics
+                .request(self.component, "WATCH", resource, code);
+            if (200..300).contains(&code) {
+                return Ok(WatchStream {
+                    _permit: permit,
+                    body: resp.into_body(),
+                    partial: Vec::new(),
+                    ready: std::collections::VecDeque::new(),
+                });
             }
-            Err(_) => {
-                self.metrics.request(self.component, "WATCH", resource, 0);
-                return Err(ApiError::Transport("no answer to the watch".into()));
-            }
-        };
-        let code = resp.status().as_u16();
-        self.metrics
-            .request(self.component, "WATCH", resource, code);
-        if !(200..300).contains(&code) {
+            let retry_after = retry_after_header(resp.headers());
             let body = resp
                 .into_body()
                 .collect()
                 .await
                 .map(|c| c.to_bytes())
                 .unwrap_or_default();
-            return Err(ApiError::from_response(code, &body));
+            drop(permit);
+            match retry_after_wait(code, retry_after.as_deref(), retries, rand::random()) {
+                Some(wait) => {
+                    retries += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(ApiError::from_response(code, &body)),
+            }
         }
-        Ok(WatchStream {
-            _permit: permit,
-            body: resp.into_body(),
-            partial: Vec::new(),
-            ready: std::collections::VecDeque::new(),
-        })
     }
+}
+
+/// client-go retries a request this often on `Retry-After` answers
+/// (`rest.Request`'s default `maxRetries`).
+pub const MAX_RETRY_AFTER_RETRIES: u32 = 10;
+
+/// The longest `Retry-After` we wait for in one step: a server asking for
+/// more is retried after this, so a bad header cannot park a node for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+fn retry_after_header(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// How long to wait before retrying an answer with status `code` and the
+/// `Retry-After` header `retry_after`, after `retries` retries; `None`:
+/// do not retry, hand the error to the caller (whose own jittered backoff
+/// applies). As client-go's `checkWait`: only 429 and 5xx answers with
+/// whole seconds in `Retry-After` are retried, at most
+/// [`MAX_RETRY_AFTER_RETRIES`] times. Unlike client-go, up to 20 % of
+/// random extra delay (`random01` in [0, 1)) is added, so that thousands of
+/// hollow nodes told the same `Retry-After` do not come back in the same
+/// instant.
+pub fn retry_after_wait(
+    code: u16,
+    retry_after: Option<&str>,
+    retries: u32,
+    random01: f64,
+) -> Option<Duration> {
+    if !(code == 429 || (500..600).contains(&code)) || retries >= MAX_RETRY_AFTER_RETRIES {
+        return None;
+    }
+    let secs: u64 = retry_after?.trim().parse().ok()?;
+    // `Retry-After: 0` would be an immediate retry: wait a second instead,
+    // as the server is overloaded either way.
+    let base = Duration::from_secs(secs.max(1)).min(MAX_RETRY_AFTER);
+    Some(base + base.mul_f64(0.2 * random01.clamp(0.0, 1.0)))
 }
 
 /// The lines of a watch response.
@@ -378,6 +449,40 @@ mod tests {
             query_escape("!service.kubernetes.io/headless,!a"),
             "%21service.kubernetes.io%2Fheadless%2C%21a"
         );
+    }
+
+    #[test]
+    fn retries_only_overload_answers_with_retry_after() {
+        let secs = |d: Option<Duration>| d.map(|d| d.as_millis());
+        // (status, Retry-After, retries so far, random, wait in ms)
+        type Case<'a> = (u16, Option<&'a str>, u32, f64, Option<u128>);
+        let cases: &[Case] = &[
+            (429, Some("3"), 0, 0.0, Some(3000)),
+            (429, Some("3"), 0, 0.5, Some(3300)),
+            (503, Some("1"), 9, 0.0, Some(1000)),
+            (500, Some(" 2 "), 0, 0.0, Some(2000)),
+            // Retries run out, as client-go's maxRetries.
+            (429, Some("3"), 10, 0.0, None),
+            // No header, an HTTP date or garbage: the caller's backoff.
+            (429, None, 0, 0.0, None),
+            (503, Some("Wed, 21 Oct 2015 07:28:00 GMT"), 0, 0.0, None),
+            (503, Some("-1"), 0, 0.0, None),
+            // Not an overload answer.
+            (409, Some("3"), 0, 0.0, None),
+            (404, Some("3"), 0, 0.0, None),
+            // Zero waits a second; huge values are capped.
+            (429, Some("0"), 0, 0.0, Some(1000)),
+            (429, Some("86400"), 0, 0.0, Some(60_000)),
+            // Out-of-range randomness is clamped.
+            (429, Some("1"), 0, 9.0, Some(1200)),
+        ];
+        for (code, header, retries, r, want) in cases {
+            assert_eq!(
+                secs(retry_after_wait(*code, *header, *retries, *r)),
+                *want,
+                "{code} Retry-After {header:?} after {retries} retries"
+            );
+        }
     }
 
     #[test]

@@ -101,6 +101,10 @@ pub struct FleetConfig {
     /// Multiplex all nodes onto this many connections (per component
     /// kind) instead of one connection per kubelet and per proxy.
     pub shared_connections: Option<usize>,
+    /// Multiplex only the proxies onto this many connections; kubelets
+    /// keep one connection each (fits 10,000 nodes in 20,000 descriptors
+    /// while every kubelet keeps its own connection and identity).
+    pub shared_proxy_connections: Option<usize>,
     /// Concurrent streams allowed on one connection.
     pub max_streams_per_connection: u32,
     /// Where to serve `/metrics`; `None` serves nothing.
@@ -146,6 +150,7 @@ impl Default for FleetConfig {
             kube_api_qps: 10.0,
             kube_api_burst: 20,
             shared_connections: None,
+            shared_proxy_connections: None,
             max_streams_per_connection: 90,
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             pod_behavior: PodBehavior::default(),
@@ -177,6 +182,7 @@ impl fmt::Debug for FleetConfig {
             )
             .field("node_lease_duration", &self.node_lease_duration)
             .field("shared_connections", &self.shared_connections)
+            .field("shared_proxy_connections", &self.shared_proxy_connections)
             .field("node_credentials", &self.node_credentials.is_some())
             .finish_non_exhaustive()
     }
@@ -241,6 +247,9 @@ impl FleetConfig {
         }
         if self.shared_connections == Some(0) {
             return bad("--shared-connections must be at least 1".into());
+        }
+        if self.shared_proxy_connections == Some(0) {
+            return bad("--shared-proxy-connections must be at least 1".into());
         }
         if let (Some(last), true) = (
             self.first_index.checked_add(self.nodes as u32 - 1),

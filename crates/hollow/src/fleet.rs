@@ -109,6 +109,22 @@ pub async fn start_fleet(kubeconfig: kube::Config, cfg: FleetConfig) -> Result<F
         }
         None => None,
     };
+    // Proxies alone multiplexed (kubelets keep their own connections):
+    // 3 watches per proxy.
+    let proxy_only_conns = match (cfg.shared_connections, cfg.shared_proxy_connections) {
+        (None, Some(n)) if cfg.morph.proxy => {
+            let t = transport.clone();
+            Some(Arc::new(ConnSet::new(
+                "shared proxy connections".into(),
+                cfg.max_streams_per_connection,
+                Some(n),
+                metrics.clone(),
+                transport.auth_headers(false),
+                Box::new(move || t.client(None)),
+            )))
+        }
+        _ => None,
+    };
     let tpl = NodeTemplate {
         labels: cfg.node_labels.clone(),
         taints: cfg.register_with_taints.clone(),
@@ -124,7 +140,7 @@ pub async fn start_fleet(kubeconfig: kube::Config, cfg: FleetConfig) -> Result<F
         metrics: metrics.clone(),
         transport,
         kubelet_conns: shared_conns.clone(),
-        proxy_conns: shared_conns,
+        proxy_conns: shared_conns.or(proxy_only_conns),
         registration: Arc::new(tokio::sync::Semaphore::new(
             cfg.registration_concurrency.max(1),
         )),

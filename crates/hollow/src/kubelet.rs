@@ -177,6 +177,7 @@ pub fn spawn(
         last_renew: None,
         npd_at: None,
         npd_busy: false,
+        npd_failures: 0,
         last_npd_report: None,
         watches_started: false,
         npd_logged,
@@ -211,6 +212,7 @@ struct Kubelet {
     last_renew: Option<Instant>,
     npd_at: Option<Instant>,
     npd_busy: bool,
+    npd_failures: u32,
     last_npd_report: Option<Instant>,
     watches_started: bool,
     /// Active problems as last logged.
@@ -351,6 +353,7 @@ impl Kubelet {
                 self.npd_busy = false;
                 match r {
                     Ok(()) => {
+                        self.npd_failures = 0;
                         self.st.npd.mark_reported();
                         self.last_npd_report = Some(Instant::now());
                         self.npd_at = Some(Instant::now() + self.sh.cfg.npd_heartbeat_period);
@@ -360,7 +363,9 @@ impl Kubelet {
                     }
                     Err(e) => {
                         node_event!(debug, self.id.name, NPD, "npd status update failed: {e}");
-                        self.npd_at = Some(Instant::now() + Duration::from_secs(1));
+                        self.npd_failures += 1;
+                        self.npd_at =
+                            Some(Instant::now() + jitter(npd_retry(self.npd_failures), 0.5));
                     }
                 }
             }
@@ -689,9 +694,12 @@ impl Kubelet {
                     self.st.lease = None;
                 }
                 node_event!(debug, self.id.name, KUBELET, "lease renewal failed: {e}");
-                let retry = Duration::from_millis(200u64 << self.lease_failures.min(6))
-                    .min(self.sh.cfg.lease_renew_interval());
-                self.lease_at = Some(now + retry);
+                self.lease_at = Some(
+                    now + jitter(
+                        lease_retry(self.lease_failures, self.sh.cfg.lease_renew_interval()),
+                        0.5,
+                    ),
+                );
             }
         }
     }
@@ -1004,6 +1012,22 @@ impl Kubelet {
 
 // ---- API conversations (pure decisions, I/O here) ------------------------
 
+/// The kubelet's lease retry after `failures` failed renewals: 200 ms
+/// doubling (the lease controller's `backoffEnsureLease`), never longer
+/// than the renew interval, so a node whose master comes back renews
+/// within one interval. Jittered by the caller.
+fn lease_retry(failures: u32, renew_interval: Duration) -> Duration {
+    Duration::from_millis(200u64 << failures.min(6)).min(renew_interval)
+}
+
+/// The node problem detector's status retry after `failures` failed
+/// patches: 1 s doubling to 30 s (was a fixed 1 s: a failing master got
+/// one patch per node per second for as long as it failed). Jittered by
+/// the caller.
+fn npd_retry(failures: u32) -> Duration {
+    Duration::from_millis(1000u64 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
+}
+
 async fn register(
     sh: &Shared,
     api: &Api,
@@ -1298,4 +1322,21 @@ async fn sync_pod(
         }
     }
     SyncOutcome::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_stay_bounded() {
+        let interval = Duration::from_secs(10);
+        let lease: Vec<u128> = (1..=8)
+            .map(|f| lease_retry(f, interval).as_millis())
+            .collect();
+        assert_eq!(lease, [400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+        let npd: Vec<u64> = (1..=8).map(|f| npd_retry(f).as_secs()).collect();
+        assert_eq!(npd, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(npd_retry(u32::MAX), Duration::from_secs(30));
+    }
 }

@@ -6,7 +6,7 @@
 
 use crate::client::{query_escape, Api};
 use crate::metrics::Metrics;
-use crate::watch_state::{End, Next, WatchMachine};
+use crate::watch_state::{closed_end, End, Next, WatchMachine};
 use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -201,7 +201,6 @@ pub async fn run_watch<T, M, F>(
     F: Fn(WatchEvent<T>) -> Option<M> + Send + 'static,
 {
     let mut machine = WatchMachine::new();
-    let mut first = true;
     let send = |msg: Option<M>| {
         let tx = tx.clone();
         async move {
@@ -215,10 +214,6 @@ pub async fn run_watch<T, M, F>(
         if cancel.is_cancelled() {
             return;
         }
-        if !first {
-            metrics.watch_restarts.inc();
-        }
-        first = false;
         match machine.next() {
             Next::List { resource_version } => {
                 let extra = resource_version
@@ -242,6 +237,7 @@ pub async fn run_watch<T, M, F>(
                             component = target.component.map(tracing::field::display),
                             "list {url}: {e}"
                         );
+                        metrics.watch_restarts.inc();
                         let d = machine.ended(End::ListFailed, rand::random());
                         if !sleep_or_cancel(d, &cancel).await {
                             return;
@@ -272,6 +268,8 @@ pub async fn run_watch<T, M, F>(
                     }
                     Ok(mut stream) => {
                         metrics.watches.inc();
+                        let opened_at = std::time::Instant::now();
+                        let mut events = 0u64;
                         let end = loop {
                             let line = tokio::select! {
                                 l = stream.next_line() => l,
@@ -281,7 +279,7 @@ pub async fn run_watch<T, M, F>(
                                 }
                             };
                             let line = match line {
-                                None => break End::Closed,
+                                None => break closed_end(opened_at.elapsed(), events),
                                 Some(Err(e)) => {
                                     tracing::debug!(
                                         node = target.node.as_deref().map(tracing::field::display),
@@ -292,6 +290,7 @@ pub async fn run_watch<T, M, F>(
                                 }
                                 Some(Ok(l)) => l,
                             };
+                            events += 1;
                             let event = match serde_json::from_slice::<Line<T>>(&line) {
                                 Ok(ev) => ev,
                                 Err(e) => {
@@ -339,6 +338,11 @@ pub async fn run_watch<T, M, F>(
                         end
                     }
                 };
+                // A watch the server closed normally (its timeout) is
+                // resumed, not restarted after an error.
+                if !matches!(end, End::Closed) {
+                    metrics.watch_restarts.inc();
+                }
                 let d = machine.ended(end, rand::random());
                 if !sleep_or_cancel(d, &cancel).await {
                     return;

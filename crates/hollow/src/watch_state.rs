@@ -103,8 +103,48 @@ impl WatchMachine {
     }
 }
 
+/// A watch shorter than this that delivered nothing is "very short".
+pub const MIN_WATCH_DURATION: Duration = Duration::from_secs(1);
+
+/// How a watch the server ended normally counts: client-go's reflector
+/// treats a watch that lasted under a second without a single event as a
+/// failure ("very short watch"), so a server that closes every watch at
+/// once is retried with backoff instead of in a hot loop.
+pub fn closed_end(lasted: Duration, events: u64) -> End {
+    if events == 0 && lasted < MIN_WATCH_DURATION {
+        End::Failed
+    } else {
+        End::Closed
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn very_short_empty_watches_back_off() {
+        let cases = [
+            (Duration::from_millis(5), 0, End::Failed),
+            (Duration::from_millis(999), 0, End::Failed),
+            (Duration::from_millis(5), 1, End::Closed),
+            (Duration::from_secs(1), 0, End::Closed),
+            (Duration::from_secs(300), 0, End::Closed),
+        ];
+        for (lasted, events, want) in cases {
+            assert_eq!(closed_end(lasted, events), want, "{lasted:?} {events}");
+        }
+        // A server closing every watch at once gets a growing delay.
+        let mut m = WatchMachine::new();
+        m.listed("1");
+        let d1 = m.ended(closed_end(Duration::ZERO, 0), 0.0);
+        let d2 = m.ended(closed_end(Duration::ZERO, 0), 0.0);
+        assert!(d1 > Duration::ZERO && d2 > d1, "{d1:?} {d2:?}");
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
     use super::*;
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_hollow;
+mod bench_soak;
 mod clusters;
 mod h2client;
 
@@ -92,6 +93,11 @@ enum BenchCommand {
     /// time to all Ready, RSS and CPU per node, lease renewal lateness,
     /// against the targets and the Go kubemark.
     Hollow(bench_hollow::HollowBenchArgs),
+    /// Soak: N hollow nodes (default 10,000) against an embedded master
+    /// child for --duration (30m): RSS/CPU of both processes every 10 s,
+    /// lease renewals, misses and NotReady flaps seen by the master, and
+    /// the memory trend with a verdict.
+    Soak(bench_soak::SoakArgs),
 }
 
 #[derive(clap::Args)]
@@ -131,6 +137,16 @@ struct MasterArgs {
     /// to this file (for programs that start the master).
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Read-only requests in flight at once (watches excluded); more get
+    /// 429 with Retry-After. 0: unlimited.
+    #[arg(long, default_value_t = master::limits::DEFAULT_MAX_REQUESTS_INFLIGHT)]
+    max_requests_inflight: usize,
+    /// Mutating requests in flight at once; more get 429. 0: unlimited.
+    #[arg(long, default_value_t = master::limits::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT)]
+    max_mutating_requests_inflight: usize,
+    /// Concurrent watches one user may hold; more get 429. 0: unlimited.
+    #[arg(long, default_value_t = master::limits::DEFAULT_MAX_WATCHES_PER_USER)]
+    max_watches_per_user: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -172,9 +188,10 @@ fn main() -> std::process::ExitCode {
     let open_files = raise_open_files_limit();
     if let (Command::HollowNode(args), Some(limit)) = (&cli.command, open_files) {
         // One connection per kubelet and per proxy, unless multiplexed.
-        let planned = match args.shared_connections {
-            Some(k) => k as u64,
-            None => args.nodes as u64 * 2,
+        let planned = match (args.shared_connections, args.shared_proxy_connections) {
+            (Some(k), _) => k as u64,
+            (None, Some(k)) => args.nodes as u64 + k as u64,
+            (None, None) => args.nodes as u64 * 2,
         };
         if planned + 64 > limit {
             eprintln!(
@@ -214,6 +231,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(BenchCommand::ApiServer(args)) => plain(bench::run(args).await),
             Command::Bench(BenchCommand::Scheduler(args)) => plain(bench::scheduler(args).await),
             Command::Bench(BenchCommand::Hollow(args)) => plain(bench_hollow::run(args).await),
+            Command::Bench(BenchCommand::Soak(args)) => plain(bench_soak::run(args).await),
             Command::Image(ImageCommand::Build(args)) => plain(
                 ociimage::build(&args)
                     .map(|summary| println!("{summary}"))
@@ -250,6 +268,15 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
     if args.watch_history == 0 {
         anyhow::bail!("--watch-history must be at least 1");
     }
+    // Past a file-size limit (RLIMIT_FSIZE) a write must fail with EFBIG,
+    // which the store refuses and rolls back, instead of SIGXFSZ killing
+    // the master: a handled signal (tokio keeps its handler for the life
+    // of the process) is as good as an ignored one.
+    if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+        nix::sys::signal::Signal::SIGXFSZ as i32,
+    )) {
+        eprintln!("warning: cannot handle SIGXFSZ: {e}");
+    }
     let data_dir = args
         .data_dir
         .unwrap_or_else(master::server::default_data_dir);
@@ -260,6 +287,11 @@ async fn run_master(args: MasterArgs) -> anyhow::Result<()> {
     config.extra_sans = args.tls_sans;
     config.token_auth_file = args.token_auth_file;
     config.history_capacity = args.watch_history;
+    config.limits = master::limits::LimitsConfig {
+        max_requests_inflight: args.max_requests_inflight,
+        max_mutating_requests_inflight: args.max_mutating_requests_inflight,
+        max_watches_per_user: args.max_watches_per_user,
+    };
     let mut plane = cluster::ControlPlaneConfig::new(config);
     plane.controllers = args.controllers.clone();
     plane.node_monitor_grace_period =

@@ -90,6 +90,30 @@ impl Rendering {
     }
 }
 
+impl Rendering {
+    /// [`Rendering::from_accept`] for one resource: custom resources are
+    /// served as JSON (and YAML) only, as apiextensions-apiserver serves
+    /// them, so a client that accepts nothing else but protobuf gets 406;
+    /// one that also accepts JSON gets JSON.
+    pub fn for_resource(info: &ResourceInfo, accept: Option<&str>) -> Result<Rendering, ApiError> {
+        if info.custom.is_some() {
+            let only_protobuf = accept.is_some_and(|a| {
+                !a.trim().is_empty()
+                    && a.split(',').all(|part| {
+                        let media = part.split(';').next().unwrap_or("").trim();
+                        media == apimachinery::protobuf::CONTENT_TYPE
+                    })
+            });
+            if only_protobuf {
+                return Err(ApiError::not_acceptable(
+                    "only the following media types are accepted: application/json, application/yaml",
+                ));
+            }
+        }
+        Rendering::from_accept(accept)
+    }
+}
+
 /// Hands out service cluster IPs from the service CIDR (10.96.0.0/12).
 #[derive(Debug)]
 pub struct ClusterIpAllocator {
@@ -161,6 +185,8 @@ pub struct ApiServer {
     pub signer: TokenSigner,
     pub ca_pem: String,
     pub cluster_ips: Mutex<ClusterIpAllocator>,
+    /// The custom resources this master serves (from its stored CRDs).
+    pub crds: crate::crd::CrdRegistry,
 }
 
 /// RFC 3339 UTC timestamp with second precision, as Kubernetes writes them.
@@ -472,12 +498,158 @@ impl Selection {
 
 impl ApiServer {
     pub fn new(store: Store, signer: TokenSigner, ca_pem: String) -> ApiServer {
-        ApiServer {
+        let api = ApiServer {
             store,
             signer,
             ca_pem,
             cluster_ips: Mutex::new(ClusterIpAllocator::new()),
+            crds: crate::crd::CrdRegistry::default(),
+        };
+        // CRDs stored before a restart are served again at once.
+        api.refresh_crds();
+        api
+    }
+
+    /// Routes a request path, custom resources included.
+    pub fn classify(
+        &self,
+        method: &str,
+        path: &str,
+        watch: bool,
+    ) -> Result<crate::request::Target, ApiError> {
+        crate::request::classify_with(method, path, watch, &|g, v, p| self.crds.lookup(g, v, p))
+    }
+
+    /// Every stored CRD, parsed.
+    fn stored_crds(&self) -> Vec<Value> {
+        let opts = ListOptions {
+            namespace: None,
+            rv: ListRv::Latest,
+            limit: None,
+            continue_token: None,
+        };
+        match self.store.list(crate::crd::CRD_STORAGE, &opts, None) {
+            Ok(list) => list
+                .items
+                .iter()
+                .filter_map(|o| serde_json::from_slice(&o.json).ok())
+                .collect(),
+            Err(e) => {
+                tracing::warn!("listing CustomResourceDefinitions failed: {e}");
+                Vec::new()
+            }
         }
+    }
+
+    /// Serves what the stored CRDs say.
+    pub fn refresh_crds(&self) {
+        self.crds.reload(&self.stored_crds());
+    }
+
+    /// Finishes deleting CRDs marked for deletion: deletes their custom
+    /// resources, then drops the cleanup finalizer (which lets the CRD go),
+    /// as the real server's finalizer controller does.
+    async fn finish_crd_deletions(&self) -> Result<(), ApiError> {
+        let Some(crd_info) =
+            registry::lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        else {
+            return Err(ApiError::internal("no customresourcedefinitions resource"));
+        };
+        for crd in self.stored_crds() {
+            if !crate::crd::is_terminating(&crd)
+                || !finalizers(&crd)
+                    .iter()
+                    .any(|f| f == crate::crd::CLEANUP_FINALIZER)
+            {
+                continue;
+            }
+            let group = crd
+                .pointer("/spec/group")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let plural = crd
+                .pointer("/spec/names/plural")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let storage = format!("{plural}.{group}");
+            // Nothing may be served for it any more while it goes.
+            self.refresh_crds();
+            let opts = ListOptions {
+                namespace: None,
+                rv: ListRv::Latest,
+                limit: None,
+                continue_token: None,
+            };
+            let items = self
+                .store
+                .list(&storage, &opts, None)
+                .map_err(|e| store_error(crd_info, meta_str(&crd, "name"), e))?
+                .items;
+            for item in items {
+                match self.store.delete(&storage, &item.key, None, None).await {
+                    Ok(_) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(store_error(crd_info, &item.key.name, e)),
+                }
+            }
+            let name = meta_str(&crd, "name").to_string();
+            let key = ObjectKey {
+                namespace: String::new(),
+                name: name.clone(),
+            };
+            for _ in 0..MAX_RETRIES {
+                let Some(current) = self.store.get(crate::crd::CRD_STORAGE, &key) else {
+                    break;
+                };
+                let mut obj = parse_json(&current.json)?;
+                let left: Vec<String> = finalizers(&obj)
+                    .into_iter()
+                    .filter(|f| f != crate::crd::CLEANUP_FINALIZER)
+                    .collect();
+                let result = if left.is_empty() {
+                    self.store
+                        .delete(crate::crd::CRD_STORAGE, &key, Some(current.rv), None)
+                        .await
+                } else {
+                    meta_mut(&mut obj).insert("finalizers".into(), json!(left));
+                    let fields = field_values(crd_info, &obj);
+                    self.store
+                        .update(
+                            crate::crd::CRD_STORAGE,
+                            key.clone(),
+                            obj,
+                            fields,
+                            Some(current.rv),
+                        )
+                        .await
+                };
+                match result {
+                    Ok(_) | Err(StoreError::NotFound) => break,
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(store_error(crd_info, &name, e)),
+                }
+            }
+        }
+        self.refresh_crds();
+        Ok(())
+    }
+
+    /// CRD admission: validation, the cleanup finalizer and the status the
+    /// real server's controllers set.
+    fn admit_crd(&self, obj: &mut Value, creating: bool) -> Vec<Cause> {
+        let causes = crate::crd::validate_crd(obj);
+        if !causes.is_empty() {
+            return causes;
+        }
+        if creating {
+            let mut f = finalizers(obj);
+            if !f.iter().any(|x| x == crate::crd::CLEANUP_FINALIZER) {
+                f.push(crate::crd::CLEANUP_FINALIZER.to_string());
+            }
+            meta_mut(obj).insert("finalizers".into(), json!(f));
+        }
+        let others = self.stored_crds();
+        crate::crd::set_status(obj, &others, &now_rfc3339());
+        Vec::new()
     }
 
     /// Marks the cluster IPs of stored services as used (after a restart).
@@ -508,9 +680,11 @@ impl ApiServer {
     // ---- reads ------------------------------------------------------------
 
     pub fn get(&self, r: &ResourceRequest) -> Result<Arc<StoredObject>, ApiError> {
-        self.store
+        let obj = self
+            .store
             .get(&r.info.storage_name(), &key_of(r, &r.name))
-            .ok_or_else(|| ApiError::not_found(r.info.group, r.info.plural, &r.name))
+            .ok_or_else(|| ApiError::not_found(r.info.group, r.info.plural, &r.name))?;
+        Ok(at_version(r.info, obj))
     }
 
     /// A list as JSON bytes plus the parsed items when a Table or metadata
@@ -535,7 +709,15 @@ impl ApiServer {
             self.store
                 .list(&r.info.storage_name(), &opts, Some(&filter))
         };
-        result.map_err(|e| store_error(r.info, "", e))
+        let mut result = result.map_err(|e| store_error(r.info, "", e))?;
+        if r.info.custom.is_some() {
+            result.items = result
+                .items
+                .into_iter()
+                .map(|o| at_version(r.info, o))
+                .collect();
+        }
+        Ok(result)
     }
 
     /// Renders a list result as `<Kind>List` JSON without re-parsing items.
@@ -650,9 +832,20 @@ impl ApiServer {
             }
         }
         admission::default_on_create(r.info, &mut obj);
-        let causes = admission::validate(r.info, &obj);
+        let mut causes = admission::validate(r.info, &obj);
+        if let Some(custom) = r.info.custom {
+            if custom.status {
+                if let Some(m) = obj.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+            causes.extend(crate::crd::admit(custom, &mut obj));
+        }
+        if causes.is_empty() && crate::crd::is_crd(r.info) {
+            causes.extend(self.admit_crd(&mut obj, true));
+        }
         if !causes.is_empty() {
-            return Err(admission::invalid(r.info, &name, causes));
+            return Err(invalid(r.info, &name, causes));
         }
         self.check_namespace(r, &name)?;
         if r.info.kind == "Pod" {
@@ -663,7 +856,7 @@ impl ApiServer {
             let meta = meta_mut(&mut obj);
             meta.insert("uid".into(), json!(uid));
             meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-            if admission::tracks_generation(r.info) {
+            if admission::tracks_generation(r.info) || r.info.custom.is_some() {
                 meta.insert("generation".into(), json!(1));
             }
         }
@@ -676,13 +869,19 @@ impl ApiServer {
         if dry_run {
             return Ok(Reply::json(201, &obj));
         }
+        let obj = to_storage_version(r.info, obj);
         let fields = field_values(r.info, &obj);
         match self
             .store
             .create(&r.info.storage_name(), key_of(r, &name), obj, fields)
             .await
         {
-            Ok(stored) => Ok(Reply::raw(201, stored.json.clone())),
+            Ok(stored) => {
+                if crate::crd::is_crd(r.info) {
+                    self.refresh_crds();
+                }
+                Ok(Reply::raw(201, at_version(r.info, stored).json.clone()))
+            }
             Err(e) => {
                 if let Some(ip) = allocated_ip {
                     self.cluster_ips.lock().release(&ip);
@@ -847,6 +1046,13 @@ impl ApiServer {
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
             )
         })?;
+        if kind == PatchType::StrategicMerge && r.info.custom.is_some() {
+            // As apiextensions-apiserver: custom resources have no Go
+            // struct tags to merge by.
+            return Err(ApiError::unsupported_media_type(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
+        }
         if kind == PatchType::Apply {
             return Err(ApiError::unsupported_media_type(
                 "server-side apply (application/apply-patch+yaml) is not supported by the kubemark embedded master; use client-side apply (kubectl apply without --server-side)",
@@ -954,13 +1160,26 @@ impl ApiServer {
             }
             let mut causes = admission::validate(r.info, &new);
             causes.extend(admission::validate_update(r.info, &new, &old));
-            if !causes.is_empty() {
-                return Err(admission::invalid(r.info, &r.name, causes));
+            if let Some(custom) = r.info.custom {
+                causes.extend(crate::crd::admit(custom, &mut new));
+                if crate::crd::generation_changed(custom, &old, &new) {
+                    let g = old
+                        .pointer("/metadata/generation")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
+                    meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+                }
             }
-            let new = with_type_meta(r.info, new);
+            if causes.is_empty() && crate::crd::is_crd(r.info) {
+                causes.extend(self.admit_crd(&mut new, false));
+            }
+            if !causes.is_empty() {
+                return Err(invalid(r.info, &r.name, causes));
+            }
+            let new = to_storage_version(r.info, with_type_meta(r.info, new));
             if new == old {
                 // No-op updates do not write (the real server skips them too).
-                return Ok(Reply::raw(200, current.json.clone()));
+                return Ok(Reply::raw(200, at_version(r.info, current).json.clone()));
             }
             if dry_run {
                 return Ok(Reply::json(200, &new));
@@ -998,7 +1217,12 @@ impl ApiServer {
                 .update(&storage, key.clone(), new, fields, Some(current.rv))
                 .await
             {
-                Ok(stored) => return Ok(Reply::raw(200, stored.json.clone())),
+                Ok(stored) => {
+                    if crate::crd::is_crd(r.info) {
+                        self.refresh_crds();
+                    }
+                    return Ok(Reply::raw(200, at_version(r.info, stored).json.clone()));
+                }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
                 Err(e) => return Err(store_error(r.info, &r.name, e)),
             }
@@ -1040,6 +1264,9 @@ impl ApiServer {
         opts: &DeleteOptions,
     ) -> Result<Reply, ApiError> {
         let (code, v) = self.delete_one(r, &r.name, opts).await?;
+        if crate::crd::is_crd(r.info) && !opts.dry_run {
+            self.finish_crd_deletions().await?;
+        }
         Ok(Reply::json(code, &v))
     }
 
@@ -1234,6 +1461,9 @@ impl ApiServer {
                 Err(e) => return Err(e),
             }
         }
+        if crate::crd::is_crd(r.info) && !opts.dry_run {
+            self.finish_crd_deletions().await?;
+        }
         let list = json!({
             "kind": r.info.list_kind(),
             "apiVersion": r.info.api_version(),
@@ -1249,7 +1479,7 @@ impl ApiServer {
     pub fn get_scale(&self, r: &ResourceRequest) -> Result<Reply, ApiError> {
         let stored = self.get(r)?;
         let v = parse_json(&stored.json)?;
-        Ok(Reply::json(200, &scale_of(&v)))
+        Ok(Reply::json(200, &scale_for(r.info, &v)))
     }
 
     /// PUT or PATCH of `<workload>/scale`: changes `spec.replicas`.
@@ -1305,7 +1535,7 @@ impl ApiServer {
         }
         let reply = self
             .guaranteed_update(&main, dry_run, precondition, |old| {
-                let scale = scale_of(old);
+                let scale = scale_for(r.info, old);
                 let new_scale = match (&patch_parts, &put_body) {
                     (Some((PatchType::Merge, doc)), _) => {
                         patch::merge_patch(&scale, doc).map_err(|e| e.to_api_error())?
@@ -1337,7 +1567,9 @@ impl ApiServer {
                     ));
                 }
                 let mut new = old.clone();
-                if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                if let Some(scale) = r.info.custom.and_then(|c| c.scale.as_ref()) {
+                    crate::crd::set_path(&mut new, &scale.spec_replicas_path, json!(replicas));
+                } else if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
                     spec.insert("replicas".into(), json!(replicas));
                 }
                 if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -1347,7 +1579,7 @@ impl ApiServer {
             })
             .await?;
         let v = parse_json(&reply.body)?;
-        Ok(Reply::json(200, &scale_of(&v)))
+        Ok(Reply::json(200, &scale_for(r.info, &v)))
     }
 
     /// POST `pods/binding` or `bindings`: assigns a pod to a node.
@@ -1646,6 +1878,52 @@ pub fn set_condition(
             *existing = cond;
         }
         None => conds.push(cond),
+    }
+}
+
+/// A stored object as read at the request's version (custom resources
+/// are stored at their CRD's storage version).
+fn at_version(info: &ResourceInfo, obj: Arc<StoredObject>) -> Arc<StoredObject> {
+    match crate::crd::at_version(info, &obj.json) {
+        Some(json) => Arc::new(StoredObject {
+            json: Bytes::from(json),
+            ..(*obj).clone()
+        }),
+        None => obj,
+    }
+}
+
+/// A custom resource is stored at its CRD's storage version.
+fn to_storage_version(info: &ResourceInfo, mut obj: Value) -> Value {
+    if let (Some(custom), Some(m)) = (info.custom, obj.as_object_mut()) {
+        if custom.storage_version != info.version {
+            m.insert(
+                "apiVersion".into(),
+                json!(format!("{}/{}", info.group, custom.storage_version)),
+            );
+        }
+    }
+    obj
+}
+
+/// 422 Invalid naming the kind as the real server does: `CronTab.stable.example.com`
+/// for custom resources.
+fn invalid(info: &ResourceInfo, name: &str, causes: Vec<Cause>) -> ApiError {
+    let mut e = admission::invalid(info, name, causes);
+    if info.custom.is_some() {
+        e.message = e
+            .message
+            .replacen(info.kind, &format!("{}.{}", info.kind, info.group), 1);
+    }
+    e
+}
+
+/// The Scale of a workload or of a custom resource with a scale
+/// subresource.
+fn scale_for(info: &ResourceInfo, v: &Value) -> Value {
+    match info.custom.and_then(|c| c.scale.as_ref()) {
+        Some(scale) => crate::crd::scale_of(scale, v),
+        None => scale_of(v),
     }
 }
 

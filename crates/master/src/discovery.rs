@@ -68,13 +68,69 @@ fn core_versions() -> Vec<&'static str> {
 
 /// Versions of a group in registry order (the first is preferred).
 fn group_versions(group: &str) -> Vec<&'static str> {
+    group_versions_in(group, &[])
+}
+
+/// The built-in resources followed by `extra` (a master's custom
+/// resources).
+fn all_resources(extra: &[&'static ResourceInfo]) -> Vec<&'static ResourceInfo> {
+    registry::RESOURCES
+        .iter()
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+/// Versions of a group: built-in groups in registry order, custom resource
+/// groups by Kubernetes version priority (v2 > v1 > v1beta2 > v1beta1 >
+/// v1alpha1 > others), as apiextensions-apiserver orders them.
+fn group_versions_in(group: &str, extra: &[&'static ResourceInfo]) -> Vec<&'static str> {
     let mut out = Vec::new();
     for r in registry::RESOURCES.iter().filter(|r| r.group == group) {
         if !out.contains(&r.version) {
             out.push(r.version);
         }
     }
+    if !out.is_empty() {
+        return out;
+    }
+    for r in extra.iter().filter(|r| r.group == group) {
+        if !out.contains(&r.version) {
+            out.push(r.version);
+        }
+    }
+    out.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)).then(a.cmp(b)));
     out
+}
+
+/// Sort key of `version.CompareKubeAwareVersionStrings`: GA over beta over
+/// alpha, then by major and minor number; non-Kubernetes versions last.
+fn version_priority(v: &str) -> (u8, u64, u64) {
+    let Some(rest) = v.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let Ok(major) = digits.parse::<u64>() else {
+        return (0, 0, 0);
+    };
+    let tail = &rest[digits.len()..];
+    let (level, minor_text) = if tail.is_empty() {
+        (3, "")
+    } else if let Some(m) = tail.strip_prefix("beta") {
+        (2, m)
+    } else if let Some(m) = tail.strip_prefix("alpha") {
+        (1, m)
+    } else {
+        return (0, 0, 0);
+    };
+    let minor = if minor_text.is_empty() {
+        0
+    } else {
+        match minor_text.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return (0, 0, 0),
+        }
+    };
+    (level, major, minor)
 }
 
 fn group_value(group: &str, versions: &[&str]) -> Value {
@@ -86,19 +142,40 @@ fn group_value(group: &str, versions: &[&str]) -> Value {
 
 /// `GET /apis`: every named group in registry order.
 pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = registry::groups()
+    api_group_list_with(&[])
+}
+
+/// Named groups: the built-in ones, then those of custom resources.
+fn groups_in(extra: &[&'static ResourceInfo]) -> Vec<&'static str> {
+    let mut out = registry::groups();
+    for r in extra {
+        if !out.contains(&r.group) {
+            out.push(r.group);
+        }
+    }
+    out
+}
+
+/// `GET /apis` with a master's custom resources.
+pub fn api_group_list_with(extra: &[&'static ResourceInfo]) -> Value {
+    let groups: Vec<Value> = groups_in(extra)
         .into_iter()
-        .map(|g| group_value(g, &group_versions(g)))
+        .map(|g| group_value(g, &group_versions_in(g, extra)))
         .collect();
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 
 /// `GET /apis/<group>`; `None` for a group we do not serve.
 pub fn api_group(group: &str) -> Option<Value> {
+    api_group_with(group, &[])
+}
+
+/// `GET /apis/<group>` with a master's custom resources.
+pub fn api_group_with(group: &str, extra: &[&'static ResourceInfo]) -> Option<Value> {
     if group.is_empty() {
         return None;
     }
-    let versions = group_versions(group);
+    let versions = group_versions_in(group, extra);
     if versions.is_empty() {
         return None;
     }
@@ -127,8 +204,9 @@ fn subresource_kind(
 fn resource_entry(r: &ResourceInfo) -> Value {
     let mut e = Map::new();
     e.insert("name".into(), json!(r.plural));
-    // v1.24 leaves singularName empty.
-    e.insert("singularName".into(), json!(""));
+    // v1.24 leaves singularName empty for built-ins; apiextensions sets it.
+    let singular = if r.custom.is_some() { r.singular } else { "" };
+    e.insert("singularName".into(), json!(singular));
     e.insert("namespaced".into(), json!(r.namespaced));
     e.insert("kind".into(), json!(r.kind));
     e.insert("verbs".into(), json!(r.verbs));
@@ -163,8 +241,22 @@ fn subresource_entry(r: &ResourceInfo, sub: &Subresource) -> Value {
 /// served there. Resources and subresources sorted by name like the real
 /// server.
 pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
+    api_resource_list_with(group, version, &[])
+}
+
+/// `GET /apis/<group>/<version>` with a master's custom resources.
+pub fn api_resource_list_with(
+    group: &str,
+    version: &str,
+    extra: &[&'static ResourceInfo],
+) -> Option<Value> {
     let mut entries: Vec<(String, Value)> = Vec::new();
-    for r in registry::resources_in(group, version) {
+    let all = all_resources(extra);
+    for r in all
+        .iter()
+        .copied()
+        .filter(|r| r.group == group && r.version == version)
+    {
         entries.push((r.plural.to_string(), resource_entry(r)));
         for sub in r.subresources {
             entries.push((
@@ -231,11 +323,16 @@ fn aggregated_resource(r: &ResourceInfo) -> Value {
     Value::Object(e)
 }
 
-fn aggregated_group(group: &str, versions: &[&str]) -> Value {
+fn aggregated_group(group: &str, versions: &[&str], extra: &[&'static ResourceInfo]) -> Value {
+    let all = all_resources(extra);
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
-            let mut rs: Vec<&ResourceInfo> = registry::resources_in(group, v).collect();
+            let mut rs: Vec<&ResourceInfo> = all
+                .iter()
+                .copied()
+                .filter(|r| r.group == group && r.version == *v)
+                .collect();
             rs.sort_by_key(|r| r.plural);
             let resources: Vec<Value> = rs.into_iter().map(aggregated_resource).collect();
             json!({ "version": v, "resources": resources, "freshness": "Current" })
@@ -253,12 +350,17 @@ fn aggregated_group(group: &str, versions: &[&str]) -> Value {
 /// for `/api` (`core == true`) or `/apis`, served when the client's Accept
 /// asks for `as=APIGroupDiscoveryList`.
 pub fn aggregated_discovery(core: bool) -> Value {
+    aggregated_discovery_with(core, &[])
+}
+
+/// Aggregated discovery with a master's custom resources.
+pub fn aggregated_discovery_with(core: bool, extra: &[&'static ResourceInfo]) -> Value {
     let items: Vec<Value> = if core {
-        vec![aggregated_group("", &core_versions())]
+        vec![aggregated_group("", &core_versions(), extra)]
     } else {
-        registry::groups()
+        groups_in(extra)
             .into_iter()
-            .map(|g| aggregated_group(g, &group_versions(g)))
+            .map(|g| aggregated_group(g, &group_versions_in(g, extra), extra))
             .collect()
     };
     json!({

@@ -5,7 +5,9 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod crd;
 pub mod discovery;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod pki;

@@ -979,6 +979,54 @@ fn build_paths(flavor: Flavor, resources: &[&'static ResourceInfo]) -> Map<Strin
     sort_map(paths)
 }
 
+/// The operations of a custom resource (and its subresources) under the
+/// definition name `definition`, in the v2 or v3 form.
+pub(crate) fn custom_resource_paths(
+    v3: bool,
+    r: &'static ResourceInfo,
+    definition: &str,
+) -> Map<String, Value> {
+    let flavor = if v3 { Flavor::V3 } else { Flavor::V2 };
+    let names = |g: &str, v: &str, k: &str| {
+        if g == r.group && v == r.version && k == r.kind {
+            Some(definition.to_string())
+        } else {
+            type_entry(g, v, k).map(|t| (t.name)().into_owned())
+        }
+    };
+    let mut paths = Map::new();
+    add_resource_paths(flavor, &mut paths, r, &names);
+    paths
+}
+
+/// The v3 schemas every custom resource document refers to: the meta
+/// types (ObjectMeta, ListMeta, Status, DeleteOptions, Patch, ...) and
+/// autoscaling/v1 Scale.
+pub(crate) fn v3_shared_schemas() -> Map<String, Value> {
+    let mut out = Map::new();
+    for d in &documents().v3 {
+        if let Some(Value::Object(schemas)) = d.doc.pointer("/components/schemas") {
+            for (k, v) in schemas {
+                if k.starts_with("io.k8s.apimachinery.")
+                    || k.starts_with("io.k8s.api.autoscaling.v1.Scale")
+                {
+                    out.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every v3 group/version document path with its hash (the root's
+/// entries).
+pub(crate) fn v3_root_paths() -> Map<String, Value> {
+    match openapi_v3_root().get("paths") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Documents
 
@@ -1018,7 +1066,7 @@ fn build_v2_document() -> Value {
 
 /// Upper-case hex SHA-512 of the serialized document, the form the real
 /// server puts in `?hash=`.
-fn content_hash(bytes: &[u8]) -> String {
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA512, bytes);
     digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
 }

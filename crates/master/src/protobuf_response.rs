@@ -130,6 +130,35 @@ mod tests {
         }
     }
 
+    /// Custom resources have no protobuf form: a client that accepts JSON
+    /// too gets JSON, objects, lists and watch streams alike.
+    #[test]
+    fn custom_resources_stay_json() {
+        let cases = [
+            json!({"kind": "CronTab", "apiVersion": "stable.example.com/v1", "metadata": {"name": "a"}, "spec": {}}),
+            json!({"kind": "CronTabList", "apiVersion": "stable.example.com/v1", "metadata": {}, "items": []}),
+        ];
+        for body in cases {
+            let (ct, bytes) = full(convert(
+                json_response(&body),
+                ("stable.example.com/v1", "CronTab"),
+            ));
+            assert_eq!(ct, "application/json");
+            assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), body);
+        }
+        let (_tx, rx) = mpsc::channel::<Bytes>(1);
+        let mut stream = Response::new(RespBody::Stream(rx));
+        stream.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let converted = convert(stream, ("stable.example.com/v1", "CronTab"));
+        assert_eq!(
+            converted.headers()[http::header::CONTENT_TYPE],
+            "application/json"
+        );
+    }
+
     #[test]
     fn objects_lists_and_status_become_protobuf() {
         let cases = [

@@ -97,6 +97,17 @@ impl Query {
 
 /// Classifies a request. `watch` is the already-parsed `watch` query flag.
 pub fn classify(method: &str, path: &str, watch_param: bool) -> Result<Target, ApiError> {
+    classify_with(method, path, watch_param, &|_, _, _| None)
+}
+
+/// [`classify`] that also finds resources outside the built-in registry
+/// (a master's custom resources): `custom(group, version, plural)`.
+pub fn classify_with(
+    method: &str,
+    path: &str,
+    watch_param: bool,
+    custom: &dyn Fn(&str, &str, &str) -> Option<&'static ResourceInfo>,
+) -> Result<Target, ApiError> {
     let trimmed = path.trim_matches('/');
     let parts: Vec<&str> = if trimmed.is_empty() {
         Vec::new()
@@ -126,7 +137,9 @@ pub fn classify(method: &str, path: &str, watch_param: bool) -> Result<Target, A
         [plural, name, sub] => (*plural, *name, *sub),
         _ => return Err(ApiError::no_such_resource()),
     };
-    let info = registry::lookup(group, version, plural).ok_or_else(ApiError::no_such_resource)?;
+    let info = registry::lookup(group, version, plural)
+        .or_else(|| custom(group, version, plural))
+        .ok_or_else(ApiError::no_such_resource)?;
     if !namespace.is_empty() && !info.namespaced {
         return Err(ApiError::no_such_resource());
     }

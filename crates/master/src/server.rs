@@ -65,6 +65,8 @@ pub struct MasterConfig {
     pub token_auth_file: Option<PathBuf>,
     /// Watch events kept per resource for resuming watches.
     pub history_capacity: usize,
+    /// In-flight request and per-user watch limits.
+    pub limits: crate::limits::LimitsConfig,
 }
 
 impl MasterConfig {
@@ -77,6 +79,7 @@ impl MasterConfig {
             extra_sans: Vec::new(),
             token_auth_file: None,
             history_capacity: 10_000,
+            limits: crate::limits::LimitsConfig::default(),
         }
     }
 }
@@ -138,11 +141,14 @@ struct Shared {
     authn: Authenticator,
     server_address: String,
     extra_metrics: Arc<parking_lot::RwLock<Vec<MetricsSource>>>,
+    limiter: Arc<crate::limits::Limiter>,
 }
 
 /// Starts the master and returns once it accepts connections.
 pub async fn start(config: MasterConfig) -> Result<RunningMaster, MasterError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| MasterError::DataDir {
+    // The data directory holds keys, kubeconfigs and every stored object
+    // (Secrets included): owner only.
+    private_dir(&config.data_dir).map_err(|source| MasterError::DataDir {
         path: config.data_dir.clone(),
         source,
     })?;
@@ -201,6 +207,7 @@ pub async fn start(config: MasterConfig) -> Result<RunningMaster, MasterError> {
         authn,
         server_address: addr.to_string(),
         extra_metrics: extra_metrics.clone(),
+        limiter: crate::limits::Limiter::new(config.limits),
     });
     let (shutdown, shutdown_rx) = tokio_watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, tls, shared, shutdown_rx));
@@ -218,6 +225,16 @@ pub async fn start(config: MasterConfig) -> Result<RunningMaster, MasterError> {
         shutdown,
         task: Some(task),
     })
+}
+
+/// Creates `dir` (and parents) mode 0700 and tightens an existing one.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 fn url_host(addr: SocketAddr) -> String {
@@ -392,8 +409,14 @@ async fn accept_loop(
             });
             let mut builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // Header limits of Go's HTTP server (1 MiB): larger request
+            // heads get 431 (HTTP/1.1) or a stream reset (HTTP/2).
+            builder
+                .http1()
+                .max_buf_size(crate::limits::MAX_HEADER_BYTES);
             builder
                 .http2()
+                .max_header_list_size(crate::limits::MAX_HEADER_BYTES as u32)
                 .timer(hyper_util::rt::TokioTimer::new())
                 .max_concurrent_streams(1000)
                 .keep_alive_interval(Some(Duration::from_secs(30)));
@@ -407,10 +430,12 @@ async fn accept_loop(
     }
 }
 
-/// A response body: a whole buffer, or a stream of chunks (watches).
+/// A response body: a whole buffer, or a stream of chunks (watches), or
+/// one of these holding a limiter slot until the body is dropped.
 pub enum RespBody {
     Full(Option<Bytes>),
     Stream(mpsc::Receiver<Bytes>),
+    Held(Box<RespBody>, crate::limits::Permit),
 }
 
 impl hyper::body::Body for RespBody {
@@ -424,11 +449,15 @@ impl hyper::body::Body for RespBody {
         match self.get_mut() {
             RespBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             RespBody::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
+            RespBody::Held(inner, _) => Pin::new(inner.as_mut()).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, RespBody::Full(None))
+        match self {
+            RespBody::Held(inner, _) => inner.is_end_stream(),
+            other => matches!(other, RespBody::Full(None)),
+        }
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
@@ -436,6 +465,7 @@ impl hyper::body::Body for RespBody {
             RespBody::Full(Some(b)) => hyper::body::SizeHint::with_exact(b.len() as u64),
             RespBody::Full(None) => hyper::body::SizeHint::with_exact(0),
             RespBody::Stream(_) => hyper::body::SizeHint::default(),
+            RespBody::Held(inner, _) => inner.size_hint(),
         }
     }
 }
@@ -522,13 +552,11 @@ async fn handle(
     outcome.response
 }
 
+/// What unauthenticated clients may read: exactly the paths of the real
+/// server's `system:public-info-viewer` role (bound to
+/// `system:unauthenticated`); everything else is 401.
 fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
-    ) || path.starts_with("/healthz/")
-        || path.starts_with("/livez/")
-        || path.starts_with("/readyz/")
+    auth::PUBLIC_INFO_PATHS.contains(&path)
 }
 
 async fn route(shared: &Shared, user: Option<&UserInfo>, req: Request<Incoming>) -> Outcome {
@@ -543,7 +571,10 @@ async fn route(shared: &Shared, user: Option<&UserInfo>, req: Request<Incoming>)
             }
         }
     };
-    let target = match request::classify(req.method().as_str(), &path, watch_flag) {
+    let target = match shared
+        .api
+        .classify(req.method().as_str(), &path, watch_flag)
+    {
         Ok(t) => t,
         Err(e) => {
             return Outcome {
@@ -596,6 +627,23 @@ async fn route(shared: &Shared, user: Option<&UserInfo>, req: Request<Incoming>)
                 }
             }
             let mutating = !matches!(r.verb, "get" | "list" | "watch");
+            // kube-apiserver's max-in-flight filter exempts long-running
+            // requests (watches); we cap those per user instead.
+            let permit = if r.verb == "watch" {
+                shared.limiter.watch(&user.name)
+            } else {
+                shared.limiter.request(mutating)
+            };
+            let permit = match permit {
+                Ok(p) => p,
+                Err(e) => {
+                    return Outcome {
+                        response: error_response(&e),
+                        labels: Some(labels),
+                    }
+                }
+            };
+            let watching = r.verb == "watch";
             let _inflight = shared.metrics.inflight(mutating);
             let protobuf = crate::protobuf_response::wanted(req.headers());
             let (api_version, kind) = (r.info.api_version(), r.info.kind);
@@ -606,6 +654,13 @@ async fn route(shared: &Shared, user: Option<&UserInfo>, req: Request<Incoming>)
             let response = if protobuf {
                 crate::protobuf_response::convert(response, (&api_version, kind))
             } else {
+                response
+            };
+            // A watch keeps its slot while its stream is open.
+            let response = if watching {
+                response.map(|b| RespBody::Held(Box::new(b), permit))
+            } else {
+                drop(permit);
                 response
             };
             Outcome {
@@ -668,6 +723,10 @@ fn authorize_path(user: Option<&UserInfo>, method: &str, path: &str) -> Result<(
 
 fn non_resource(shared: &Shared, path: &str, req: &Request<Incoming>) -> Response<RespBody> {
     let accept = header(req, http::header::ACCEPT).unwrap_or("");
+    // Discovery and OpenAPI with the custom resources of stored CRDs.
+    if let Some((code, content_type, body)) = shared.api.crds.non_resource(path, accept) {
+        return respond(code, content_type, body);
+    }
     let aggregated = accept.contains("as=APIGroupDiscoveryList");
     let p = path.trim_end_matches('/');
     let p = if p.is_empty() { "/" } else { p };
@@ -785,12 +844,8 @@ fn rendered_object(
         Rendering::Table => {
             let v: Value = serde_json::from_slice(&json_bytes)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
-            let t = table::to_table_single(
-                &r.info.storage_name(),
-                &v,
-                include,
-                time::OffsetDateTime::now_utc(),
-            );
+            let t =
+                table::to_table_single_for(r.info, &v, include, time::OffsetDateTime::now_utc());
             Ok(json_response(200, &t))
         }
         Rendering::PartialObjectMetadata => {
@@ -863,7 +918,7 @@ async fn resource(
     let api = &shared.api;
     let accept = header(&req, http::header::ACCEPT).map(String::from);
     let content_type = header(&req, http::header::CONTENT_TYPE).map(String::from);
-    let rendering = Rendering::from_accept(accept.as_deref())?;
+    let rendering = Rendering::for_resource(r.info, accept.as_deref())?;
     let dry_run = match query.non_empty("dryRun") {
         None => false,
         Some("All") => true,
@@ -920,8 +975,8 @@ async fn resource(
                     if let Some(n) = result.remaining_item_count {
                         meta["remainingItemCount"] = json!(n);
                     }
-                    let t = table::to_table(
-                        &r.info.storage_name(),
+                    let t = table::to_table_for(
+                        r.info,
                         &items,
                         meta,
                         include_object(&query),

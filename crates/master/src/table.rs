@@ -13,7 +13,7 @@ mod kinds;
 
 use std::collections::BTreeSet;
 
-use apimachinery::registry;
+use apimachinery::registry::{self, ResourceInfo};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -254,8 +254,8 @@ enum Desc {
     Field(&'static str, &'static str),
 }
 
-const NAME_DOC: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: http://kubernetes.io/docs/user-guide/identifiers#names";
-const CREATED_DOC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+pub(crate) const NAME_DOC: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: http://kubernetes.io/docs/user-guide/identifiers#names";
+pub(crate) const CREATED_DOC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 const NODE_ADDRESSES_DOC: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See http://pr.k8s.io/79391 for an example.";
 const CONTAINERS_DOC: &str = "Names of each container in the template.";
 const IMAGES_DOC: &str = "Images referenced by each container in the template.";
@@ -1639,6 +1639,69 @@ pub fn to_table(
         "columnDefinitions": columns.iter().map(column_value).collect::<Vec<_>>(),
         "rows": rows,
     })
+}
+
+/// [`to_table`] for a resource: a custom resource's table comes from its
+/// CRD's printer columns, a built-in's from its printer.
+pub fn to_table_for(
+    info: &ResourceInfo,
+    items: &[Value],
+    list_metadata: Value,
+    include_object: IncludeObject,
+    now: OffsetDateTime,
+) -> Value {
+    let Some(custom) = info.custom else {
+        return to_table(
+            &info.storage_name(),
+            items,
+            list_metadata,
+            include_object,
+            now,
+        );
+    };
+    let row_object = |item: &Value| match include_object {
+        IncludeObject::None => Value::Null,
+        IncludeObject::Metadata => json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": item.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        }),
+        IncludeObject::Object => {
+            let mut obj = item.clone();
+            if let Some(m) = obj.as_object_mut() {
+                m.insert("apiVersion".into(), json!(info.api_version()));
+                m.entry("kind").or_insert_with(|| json!(info.kind));
+            }
+            obj
+        }
+    };
+    crate::crd::printer::to_table(
+        &custom.printer_columns,
+        items,
+        list_metadata,
+        row_object,
+        now,
+    )
+}
+
+/// [`to_table_single`] for a resource (custom resources included).
+pub fn to_table_single_for(
+    info: &ResourceInfo,
+    object: &Value,
+    include_object: IncludeObject,
+    now: OffsetDateTime,
+) -> Value {
+    let mut metadata = Map::new();
+    if let Some(rv) = object.pointer("/metadata/resourceVersion") {
+        metadata.insert("resourceVersion".into(), rv.clone());
+    }
+    to_table_for(
+        info,
+        std::slice::from_ref(object),
+        Value::Object(metadata),
+        include_object,
+        now,
+    )
 }
 
 /// The table for a single-object GET: one row, the object's

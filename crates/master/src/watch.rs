@@ -23,6 +23,9 @@ use tokio::sync::mpsc;
 /// How often a watch that asked for bookmarks gets one (the real server
 /// sends them about once a minute).
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+/// How long before a watch's timeout its last bookmark is sent (upstream's
+/// cacher: 2 s).
+pub const PRE_TIMEOUT_BOOKMARK: Duration = Duration::from_secs(2);
 
 /// How long a read waits for a resourceVersion the store has not reached
 /// (the watch cache's `blockTimeout`).
@@ -326,7 +329,10 @@ fn type_name(t: &EventType) -> &'static str {
 /// Renders one stored object for the watch's requested form.
 fn render(r: &ResourceRequest, rendering: Rendering, o: &StoredObject) -> Bytes {
     match rendering {
-        Rendering::Object => o.json.clone(),
+        Rendering::Object => match crate::crd::at_version(r.info, &o.json) {
+            Some(converted) => Bytes::from(converted),
+            None => o.json.clone(),
+        },
         Rendering::PartialObjectMetadata => {
             let v: Value = serde_json::from_slice(&o.json).unwrap_or(Value::Null);
             let meta = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v.get("metadata")});
@@ -334,8 +340,8 @@ fn render(r: &ResourceRequest, rendering: Rendering, o: &StoredObject) -> Bytes 
         }
         Rendering::Table => {
             let v: Value = serde_json::from_slice(&o.json).unwrap_or(Value::Null);
-            let table = crate::table::to_table(
-                &r.info.storage_name(),
+            let table = crate::table::to_table_for(
+                r.info,
                 &[v],
                 json!({"resourceVersion": o.rv.to_string()}),
                 crate::table::IncludeObject::Metadata,
@@ -454,6 +460,12 @@ pub fn start(
         };
         let deadline = tokio::time::sleep(w.timeout);
         tokio::pin!(deadline);
+        // As upstream's cacher (nextBookmarkTime), a bookmark 2 s before the
+        // timeout too, so a watcher resumes from a fresh resourceVersion
+        // instead of one up to a minute old that busy history has expired.
+        let pre_timeout = tokio::time::sleep(w.timeout.saturating_sub(PRE_TIMEOUT_BOOKMARK));
+        tokio::pin!(pre_timeout);
+        let mut pre_timeout_sent = w.timeout <= PRE_TIMEOUT_BOOKMARK;
         let Opened {
             initial,
             mut watcher,
@@ -498,7 +510,15 @@ pub fn start(
                         break;
                     }
                 }
-                _ = ticker.tick(), if w.bookmarks => {
+                _ = async {
+                    tokio::select! {
+                        _ = ticker.tick() => {}
+                        _ = &mut pre_timeout, if !pre_timeout_sent => {}
+                    }
+                }, if w.bookmarks => {
+                    if pre_timeout.is_elapsed() {
+                        pre_timeout_sent = true;
+                    }
                     // Everything up to dispatched_rv is already in our
                     // channel: drain it first, then bookmark.
                     let rv = api.store.dispatched_rv();

@@ -371,3 +371,36 @@ async fn watch_list_wire_format_and_validation() {
     .await;
     assert_eq!(r.code, 400, "{}", r.text);
 }
+
+/// Invariant: as upstream's cacher, a watch that allows bookmarks gets one
+/// 2 s before its timeout, at the current resourceVersion, so that a
+/// resuming client does not start from a stale (possibly expired) one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookmark_before_the_watch_timeout() {
+    let m = common::start().await;
+    let client = client_without_retry(&m.master.kubeconfig).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &cm("before"))
+        .await
+        .expect("create");
+    let rv = m.master.api.store.current_rv();
+    let base = "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=3";
+    let r = get(
+        &client,
+        &format!("{base}&allowWatchBookmarks=true&resourceVersion={rv}"),
+    )
+    .await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    let ev = lines(&r.text);
+    assert_eq!(ev.len(), 1, "one pre-timeout bookmark: {}", r.text);
+    assert_eq!(ev[0]["type"], "BOOKMARK", "{}", r.text);
+    let at: u64 = ev[0]["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("bookmark resourceVersion");
+    assert!(at >= rv, "bookmark at {at}, watch from {rv}");
+    // Without allowWatchBookmarks: nothing.
+    let r = get(&client, &format!("{base}&resourceVersion={rv}")).await;
+    assert_eq!(r.code, 200, "{}", r.text);
+    assert!(lines(&r.text).is_empty(), "{}", r.text);
+}

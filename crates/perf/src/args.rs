@@ -59,18 +59,37 @@ pub struct RunArgs {
     /// clusterloader2/testing/load/config.yaml) instead of a built-in test.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// ClusterLoader2 overrides file (YAML mapping of template parameters);
-    /// repeatable, later files win.
+    /// ClusterLoader2 overrides file (YAML mapping of template parameters)
+    /// for --config or a built-in test (whose flags come first); repeatable,
+    /// later files win.
     #[arg(long = "testoverrides")]
     pub testoverrides: Vec<PathBuf>,
-    /// A template parameter KEY=VALUE for --config (wins over overrides
-    /// files and CL2_* environment variables); repeatable.
+    /// A template parameter KEY=VALUE for --config or a built-in test (wins
+    /// over the flags, overrides files and CL2_* environment variables);
+    /// repeatable.
     #[arg(long = "param")]
     pub param: Vec<String>,
     /// Run a --config even if it uses measurements kubemark does not
     /// implement; they are marked skipped in junit.xml.
     #[arg(long)]
     pub skip_unsupported: bool,
+    /// Print the built-in test's ClusterLoader2 config (every file, with
+    /// the flags as an overrides file) and exit; with DIR, write the files
+    /// there instead, to run with `kubemark run --config DIR/config.yaml
+    /// --testoverrides DIR/overrides.yaml`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        default_missing_value = "-",
+        conflicts_with = "config"
+    )]
+    #[serde(skip)]
+    pub print_config: Option<PathBuf>,
+    /// Set when a built-in test runs as its embedded config.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub builtin: Option<TestKind>,
     /// Hollow nodes to start for the run [default: 100 without --kubeconfig;
     /// with --kubeconfig, none: the Ready nodes already there are used].
     #[arg(long)]
@@ -148,6 +167,8 @@ impl RunArgs {
             testoverrides: Vec::new(),
             param: Vec::new(),
             skip_unsupported: false,
+            print_config: None,
+            builtin: None,
             nodes: None,
             kubeconfig: None,
             cluster: None,
@@ -220,10 +241,10 @@ impl RunArgs {
         if self.usage_interval.is_zero() {
             return bad("--usage-interval must be positive".into());
         }
-        if self.config.is_none()
-            && (!self.testoverrides.is_empty() || !self.param.is_empty() || self.skip_unsupported)
-        {
-            return bad("--testoverrides, --param and --skip-unsupported go with --config".into());
+        for path in &self.testoverrides {
+            if !path.is_file() {
+                return bad(format!("--testoverrides {}: no such file", path.display()));
+            }
         }
         if let Some(path) = &self.config {
             if !path.is_file() {
@@ -389,8 +410,20 @@ mod tests {
         assert_eq!(c.run.testoverrides.len(), 2);
         assert_eq!(c.run.param, ["A=1"]);
         assert!(c.run.skip_unsupported);
+        // The built-in tests are configs too: --param works with them.
         let c = Cli::parse_from(["x", "density", "--param", "A=1"]);
-        assert!(c.run.validate().unwrap_err().0.contains("go with --config"));
+        assert_eq!(c.run.validate(), Ok(()));
+        let c = Cli::parse_from(["x", "load", "--print-config"]);
+        assert_eq!(
+            c.run.print_config.as_deref(),
+            Some(std::path::Path::new("-"))
+        );
+        let c = Cli::parse_from(["x", "load", "--print-config", "/d"]);
+        assert_eq!(
+            c.run.print_config.as_deref(),
+            Some(std::path::Path::new("/d"))
+        );
+        assert!(Cli::try_parse_from(["x", "--config", "/c", "--print-config"]).is_err());
     }
 
     #[test]

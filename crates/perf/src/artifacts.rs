@@ -1,12 +1,16 @@
 //! Artifacts of a run: one perfdash `PerfData` JSON file per measurement
 //! (named `<Summary>_<test>_<RFC3339 time>.json` as ClusterLoader2 names
 //! them), `junit.xml` with one testcase per SLO check, and `run.json`.
+//!
+//! SchedulingThroughput and ResourceUsageSummary files also carry their
+//! samples over time under `timeSeries` (a kubemark extension: perfdash and
+//! other PerfData readers ignore unknown keys), for the dashboard's charts.
 
 use crate::measure::api_responsiveness::ApiCall;
 use crate::measure::pod_startup::TransitionLatency;
 use crate::measure::request_counts::RequestCount;
 use crate::measure::resource_usage::UsageSummary;
-use crate::measure::scheduling::SchedulerLatency;
+use crate::measure::scheduling::{self, ScheduledCount, SchedulerLatency};
 use crate::slo::SloCheck;
 use crate::stats::{self, Percentiles};
 use serde::{Deserialize, Serialize};
@@ -27,6 +31,50 @@ pub struct PerfData {
     pub version: String,
     #[serde(rename = "dataItems")]
     pub data_items: Vec<DataItem>,
+    /// The measurement's samples over time (absent when it has none).
+    #[serde(rename = "timeSeries", default, skip_serializing_if = "Vec::is_empty")]
+    pub time_series: Vec<TimeSeries>,
+}
+
+/// One quantity over time: labelled like the data item it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeSeries {
+    pub labels: BTreeMap<String, String>,
+    /// The values' unit (`pods/s`, `cores`, `MiB`).
+    pub unit: String,
+    /// In time order.
+    pub points: Vec<TimePoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// Milliseconds since the Unix epoch (UTC).
+    #[serde(rename = "unixMs")]
+    pub unix_ms: i64,
+    pub value: f64,
+}
+
+impl TimeSeries {
+    /// From `(unix seconds, value)` pairs; `scale` converts the values
+    /// (e.g. bytes to MiB). Non-finite values are dropped (JSON has no NaN).
+    pub fn new(labels: &[(&str, String)], unit: &str, points: &[(f64, f64)], scale: f64) -> Self {
+        TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            unit: unit.to_string(),
+            points: points
+                .iter()
+                .map(|(at, v)| (at, v * scale))
+                .filter(|(at, v)| at.is_finite() && v.is_finite())
+                .map(|(at, value)| TimePoint {
+                    unix_ms: (at * 1000.0).round() as i64,
+                    value,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,9 +89,19 @@ impl PerfData {
         PerfData {
             version: "v1".to_string(),
             data_items: items,
+            time_series: Vec::new(),
         }
     }
+
+    /// The same data with these time series (empty ones are left out).
+    pub fn with_time_series(mut self, series: Vec<TimeSeries>) -> PerfData {
+        self.time_series
+            .extend(series.into_iter().filter(|s| !s.points.is_empty()));
+        self
+    }
 }
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 fn item(data: &[(&str, f64)], unit: &str, labels: &[(&str, String)]) -> DataItem {
     DataItem {
@@ -122,6 +180,17 @@ pub fn scheduling_throughput_perfdata(p: &Percentiles) -> PerfData {
     )])
 }
 
+/// SchedulingThroughput's readings as a pods/s time series, labelled as its
+/// data item.
+pub fn scheduling_throughput_series(readings: &[ScheduledCount]) -> TimeSeries {
+    TimeSeries::new(
+        &[("Metric", "SchedulingThroughput".to_string())],
+        "pods/s",
+        &scheduling::throughput_series(readings),
+        1.0,
+    )
+}
+
 /// SchedulingMetrics: one item per scheduler histogram.
 pub fn scheduler_latency_perfdata(l: &[SchedulerLatency]) -> PerfData {
     PerfData::new(
@@ -142,10 +211,20 @@ pub fn scheduler_latency_perfdata(l: &[SchedulerLatency]) -> PerfData {
 }
 
 /// ResourceUsageSummary: a CPU item (cores) and a memory item (MiB) per
-/// component.
+/// component, and the same two as time series.
 pub fn resource_usage_perfdata(u: &[UsageSummary]) -> PerfData {
     let mut items = Vec::new();
+    let mut series = Vec::new();
     for s in u {
+        let labels =
+            |resource: &str| [("Name", s.component.clone()), ("Resource", resource.into())];
+        series.push(TimeSeries::new(&labels("cpu"), "cores", &s.cpu_series, 1.0));
+        series.push(TimeSeries::new(
+            &labels("memory"),
+            "MiB",
+            &s.memory_series,
+            1.0 / MIB,
+        ));
         let c = s.cpu_cores;
         items.push(item(
             &[
@@ -160,7 +239,7 @@ pub fn resource_usage_perfdata(u: &[UsageSummary]) -> PerfData {
                 ("Resource", "cpu".to_string()),
             ],
         ));
-        let m = s.memory_bytes.map(|b| b / (1024.0 * 1024.0));
+        let m = s.memory_bytes.map(|b| b / MIB);
         items.push(item(
             &[
                 ("Perc50", m[0]),
@@ -175,7 +254,7 @@ pub fn resource_usage_perfdata(u: &[UsageSummary]) -> PerfData {
             ],
         ));
     }
-    PerfData::new(items)
+    PerfData::new(items).with_time_series(series)
 }
 
 /// RequestCounts: requests per verb and resource during the test.
@@ -332,15 +411,79 @@ mod tests {
             cpu_cores: [0.1, 0.2, 0.3, 0.4],
             memory_bytes: [1048576.0, 2097152.0, 3145728.0, 4194304.0],
             samples: 4,
+            cpu_series: vec![],
+            memory_series: vec![],
         }];
         let v = serde_json::to_value(resource_usage_perfdata(&u)).unwrap();
         assert_eq!(v["dataItems"].as_array().unwrap().len(), 2);
         assert_eq!(v["dataItems"][1]["data"]["Perc100"], 4.0);
         assert_eq!(v["dataItems"][1]["unit"], "MiB");
         assert_eq!(v["dataItems"][0]["labels"]["Resource"], "cpu");
+        assert!(v.get("timeSeries").is_none(), "no samples, no series");
         // Round trip.
         let back: PerfData = serde_json::from_value(v).unwrap();
         assert_eq!(back.version, "v1");
+        // A ClusterLoader2 file (no timeSeries) reads too.
+        let cl2: PerfData = serde_json::from_str(r#"{"version":"v1","dataItems":[]}"#).unwrap();
+        assert!(cl2.time_series.is_empty());
+    }
+
+    #[test]
+    fn time_series_in_perfdata() {
+        let u = vec![UsageSummary {
+            component: "kube-apiserver".into(),
+            cpu_cores: [0.5; 4],
+            memory_bytes: [MIB; 4],
+            samples: 3,
+            cpu_series: vec![(1_795_582_810.0, 0.5), (1_795_582_820.0, f64::NAN)],
+            memory_series: vec![
+                (1_795_582_800.0, 2.0 * MIB),
+                (1_795_582_810.0, 3.0 * MIB),
+                (1_795_582_820.5, 4.0 * MIB),
+            ],
+        }];
+        let v = serde_json::to_value(resource_usage_perfdata(&u)).unwrap();
+        assert_eq!(
+            v["timeSeries"],
+            serde_json::json!([
+                {"labels": {"Name": "kube-apiserver", "Resource": "cpu"}, "unit": "cores",
+                 "points": [{"unixMs": 1_795_582_810_000_i64, "value": 0.5}]},
+                {"labels": {"Name": "kube-apiserver", "Resource": "memory"}, "unit": "MiB",
+                 "points": [{"unixMs": 1_795_582_800_000_i64, "value": 2.0},
+                            {"unixMs": 1_795_582_810_000_i64, "value": 3.0},
+                            {"unixMs": 1_795_582_820_500_i64, "value": 4.0}]}
+            ])
+        );
+        let back: PerfData = serde_json::from_value(v).unwrap();
+        assert_eq!(back.time_series.len(), 2);
+
+        let r = |at: f64, scheduled: u64| ScheduledCount { at, scheduled };
+        let p = Percentiles {
+            count: 2,
+            p50: 10.0,
+            p90: 20.0,
+            p99: 20.0,
+            max: 20.0,
+        };
+        let data = scheduling_throughput_perfdata(&p).with_time_series(vec![
+            scheduling_throughput_series(&[r(100.0, 0), r(101.0, 10), r(102.0, 30)]),
+            scheduling_throughput_series(&[r(100.0, 0)]),
+        ]);
+        let v = serde_json::to_value(&data).unwrap();
+        assert_eq!(
+            v["timeSeries"].as_array().unwrap().len(),
+            1,
+            "empty left out"
+        );
+        assert_eq!(v["timeSeries"][0]["unit"], "pods/s");
+        assert_eq!(
+            v["timeSeries"][0]["labels"],
+            serde_json::json!({"Metric": "SchedulingThroughput"})
+        );
+        assert_eq!(
+            v["timeSeries"][0]["points"],
+            serde_json::json!([{"unixMs": 101000, "value": 10.0}, {"unixMs": 102000, "value": 20.0}])
+        );
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Density and Load tests, SLO measurements, artifacts.
 //!
-//! `kubemark run density|load` follows ClusterLoader2's density and load
-//! configs (see [`plan`] for how they are scaled to small clusters)
-//! against either an explicit `--kubeconfig` or an ephemeral embedded
+//! `kubemark run density|load` runs ClusterLoader2 configs embedded in
+//! the binary (`configs/density`, `configs/load`, see [`cl2::builtin`]),
+//! and `kubemark run --config` any ClusterLoader2 config, with one engine
+//! ([`cl2::run`]) against either an explicit `--kubeconfig` or an ephemeral embedded
 //! master started as a child process, with hollow nodes in this process.
-//! While the test runs it records pod startup times (one pod watch), the
-//! master's `/metrics` at start and end, scheduling progress every second
-//! and the master's CPU and memory every `--usage-interval`; afterwards
-//! the pure [`measure`] modules turn these into ClusterLoader2-style
-//! summaries and SLO verdicts, written as perfdash JSON, `junit.xml` and
-//! `run.json` (see [`artifacts`]).
+//! The config's measurements ([`cl2::measure`]) record pod startup times
+//! (pod watches), the master's `/metrics` at start and gather, scheduling
+//! progress every second and the master's CPU and memory every
+//! `--usage-interval`; the pure [`measure`] modules turn these into
+//! ClusterLoader2-style summaries and SLO verdicts, written as perfdash
+//! JSON, `junit.xml` and `run.json` (see [`artifacts`]).
 //!
 //! Library entry points: [`run`] (the command), [`run_with`] (any
 //! connected [`Target`], e.g. an in-process `cluster::ControlPlane` in
@@ -19,12 +20,12 @@ pub mod args;
 pub mod artifacts;
 mod bench;
 pub mod cl2;
+pub mod disruption;
 pub mod exec;
 pub mod fleet;
 pub mod histogram;
 pub mod measure;
 pub mod objects;
-pub mod plan;
 pub mod progress;
 pub mod prom;
 pub mod report;
@@ -32,7 +33,6 @@ pub mod runner;
 pub mod slo;
 pub mod stats;
 pub mod target;
-pub mod tracker;
 pub mod usage;
 
 pub use args::{BenchArgs, RunArgs, TestKind};
@@ -91,18 +91,28 @@ pub fn default_artifacts_dir(test: TestKind, unix: f64) -> PathBuf {
 /// Prints the plan without touching any cluster.
 pub fn dry_run(args: &RunArgs) -> Result<RunOutcome, PerfError> {
     args.validate()?;
-    let nodes = args.nodes.unwrap_or(args::DEFAULT_NODES);
-    println!("Dry run: nothing will be created.");
-    match (&args.kubeconfig, args.nodes) {
-        (None, _) => println!("Cluster: an ephemeral embedded master with {nodes} hollow nodes"),
-        (Some(k), Some(_)) => println!("Cluster: {} with {nodes} hollow nodes started for the run", k.display()),
-        (Some(k), None) => println!(
-            "Cluster: {} (planning for {nodes} nodes; the real run sizes itself by the cluster's Ready nodes, pass --nodes to plan another size)",
-            k.display()
-        ),
+    runner::dry_run(args)
+}
+
+/// `--print-config [DIR]`: the built-in test's config, printed or written
+/// to DIR.
+pub fn print_config(args: &RunArgs) -> Result<RunOutcome, PerfError> {
+    match args.print_config.as_deref() {
+        Some(dir) if dir != std::path::Path::new("-") => {
+            cl2::builtin::write_dir(args, dir).map_err(|source| PerfError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            println!(
+                "Wrote the {} config to {}; run it with\n  kubemark run --config {} --testoverrides {}",
+                args.test,
+                dir.display(),
+                dir.join("config.yaml").display(),
+                dir.join(cl2::builtin::OVERRIDES_FILE).display()
+            );
+        }
+        _ => print!("{}", cl2::builtin::listing(args)),
     }
-    let plan = plan::build(args, nodes, "dryrun", args.seed.unwrap_or(0));
-    print!("{}", plan.describe());
     Ok(RunOutcome {
         test: args.test,
         passed: true,
@@ -111,8 +121,8 @@ pub fn dry_run(args: &RunArgs) -> Result<RunOutcome, PerfError> {
         checks: Vec::new(),
         phases: Vec::new(),
         timed_out: None,
-        nodes,
-        saturation_pods: plan.saturation_pods(),
+        nodes: args.nodes.unwrap_or(args::DEFAULT_NODES),
+        saturation_pods: 0,
         saturation_seconds: None,
         pod_startup_p99_ms: None,
         watch_startup_p99_ms: None,
@@ -159,16 +169,14 @@ fn install_interrupt(
     })
 }
 
-/// A built-in test, or the ClusterLoader2 config of `--config`.
+/// A built-in test, or the ClusterLoader2 config of `--config` (the same
+/// as [`run_with`]).
 pub async fn run_any(
     args: &RunArgs,
     target: Target,
     opts: RunOptions,
 ) -> Result<RunOutcome, PerfError> {
-    match args.config {
-        Some(_) => cl2::run::run_with(args, target, opts).await,
-        None => run_with(args, target, opts).await,
-    }
+    run_with(args, target, opts).await
 }
 
 /// `kubemark run density|load`, or `kubemark run --config PATH`.
@@ -189,12 +197,12 @@ pub async fn run(mut args: RunArgs) -> Result<RunOutcome, PerfError> {
         }
         None => None,
     };
+    if args.print_config.is_some() {
+        return print_config(&args);
+    }
     args.validate()?;
     if args.dry_run {
-        return match args.config {
-            Some(_) => cl2::run::dry_run(&args),
-            None => dry_run(&args),
-        };
+        return dry_run(&args);
     }
     let dir = args
         .artifacts

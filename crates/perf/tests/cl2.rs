@@ -358,7 +358,7 @@ async fn cl2_load_config_on_four_hollow_nodes() {
     assert!(junit.contains("<skipped message="), "{junit}");
     assert!(!junit.contains("<failure"), "{junit}");
 
-    let lat = summary(&artifacts, "PodStartupLatency_cl2load_");
+    let lat = summary(&artifacts, "PodStartupLatency_PodStartupLatency_cl2load_");
     check_perfdata(&lat);
     let startup = item(&lat, "Metric", "pod_startup");
     assert!(

@@ -427,7 +427,24 @@ fn log_thread(shared: Arc<Shared>, rx: std_mpsc::Receiver<LogMsg>, mut log: LogW
             }
         }
         if !batch.is_empty() {
-            commit(&shared, &mut log, &mut buf, batch, &mut failure);
+            if let Some(e) = commit(&shared, &mut log, &mut buf, batch, &mut failure) {
+                // The batch was refused but the log is whole again. Writes queued
+                // behind it were checked against its (now void) results: refuse
+                // them too, with the writers held off, and start over from the
+                // committed state, so the next write tries the disk again.
+                let mut ws = shared.write.lock();
+                while let Ok(msg) = rx.try_recv() {
+                    match msg {
+                        LogMsg::Write(w) => {
+                            let _ = w
+                                .ack
+                                .send(Err(StoreError::Io(io::Error::new(e.kind(), e.to_string()))));
+                        }
+                        LogMsg::Shutdown(tx) => shutdown = Some(tx),
+                    }
+                }
+                ws.pending.clear();
+            }
         }
         if let Some(done) = shutdown {
             log.finish();
@@ -438,32 +455,51 @@ fn log_thread(shared: Arc<Shared>, rx: std_mpsc::Receiver<LogMsg>, mut log: LogW
     log.finish();
 }
 
+/// Writes and applies one batch. A failed write whose segment could be cut back to
+/// its last durable record refuses the batch and returns the error (the store keeps
+/// going); if the segment's end is unknown, the store refuses every later write.
 fn commit(
     shared: &Shared,
     log: &mut LogWriter,
     buf: &mut Vec<u8>,
     batch: Vec<PendingWrite>,
     failure: &mut Option<(io::ErrorKind, String)>,
-) {
-    if failure.is_none() {
-        buf.clear();
-        for w in &batch {
-            buf.extend_from_slice(&w.record);
-        }
-        if let Err(e) = log.append(buf, batch.len()) {
-            // After a failed fsync the file's state is unknown: stop writing for good.
-            tracing::error!(error = %e, "store log write failed; the store is now read-only");
-            shared.failed.store(true, Ordering::Release);
-            *failure = Some((e.kind(), e.to_string()));
-        }
-    }
-    if let Some((kind, msg)) = failure {
+) -> Option<io::Error> {
+    let refuse = |batch: Vec<PendingWrite>, kind: io::ErrorKind, msg: &str| {
         for w in batch {
             let _ = w
                 .ack
-                .send(Err(StoreError::Io(io::Error::new(*kind, msg.clone()))));
+                .send(Err(StoreError::Io(io::Error::new(kind, msg.to_owned()))));
         }
-        return;
+    };
+    if let Some((kind, msg)) = failure {
+        refuse(batch, *kind, msg);
+        return None;
+    }
+    buf.clear();
+    for w in &batch {
+        buf.extend_from_slice(&w.record);
+    }
+    if let Err(e) = log.append(buf, batch.len()) {
+        match log.roll_back() {
+            Ok(()) => {
+                tracing::error!(
+                    error = %e,
+                    "store log write failed; {} writes refused, the log is intact and later writes are tried again (free disk space or raise the file size limit)",
+                    batch.len()
+                );
+                refuse(batch, e.kind(), &e.to_string());
+                return Some(e);
+            }
+            Err(e2) => {
+                // The segment's end is unknown: stop writing for good.
+                tracing::error!(error = %e, rollback = %e2, "store log write failed and the log could not be cut back to its last record; the store is now read-only until restarted");
+                shared.failed.store(true, Ordering::Release);
+                *failure = Some((e.kind(), e.to_string()));
+                refuse(batch, e.kind(), &e.to_string());
+                return None;
+            }
+        }
     }
     {
         let mut st = shared.state.write();
@@ -491,6 +527,7 @@ fn commit(
         };
         log.start_snapshot(rv, objects);
     }
+    None
 }
 
 /// A running watch. Dropping it unregisters it.

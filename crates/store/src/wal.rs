@@ -352,6 +352,9 @@ pub(crate) struct LogWriter {
     dir: PathBuf,
     seq: u64,
     file: File,
+    /// Bytes of the current segment known durable: where a failed append
+    /// is rolled back to.
+    len: u64,
     since_snapshot: usize,
     snapshot_every: usize,
     job: Option<JoinHandle<io::Result<()>>>,
@@ -372,8 +375,18 @@ impl LogWriter {
     pub fn append(&mut self, buf: &[u8], records: usize) -> io::Result<()> {
         self.file.write_all(buf)?;
         self.file.sync_data()?;
+        self.len += buf.len() as u64;
         self.since_snapshot += records;
         Ok(())
+    }
+
+    /// After a failed [`Self::append`] (disk full, file size limit, I/O
+    /// error): cuts the segment back to its last durable record and syncs
+    /// that, so the log again ends on a whole record and later appends
+    /// follow it. An error here leaves the segment's end unknown.
+    pub fn roll_back(&mut self) -> io::Result<()> {
+        self.file.set_len(self.len)?;
+        self.file.sync_all()
     }
 
     /// True when enough records have accumulated and no snapshot is being written.
@@ -415,6 +428,7 @@ impl LogWriter {
         };
         self.file = file;
         self.seq = next;
+        self.len = 0;
         self.since_snapshot = 0;
         let dir = self.dir.clone();
         let spawned = std::thread::Builder::new()
@@ -513,6 +527,7 @@ pub(crate) fn recover(
             dir: dir.to_owned(),
             seq,
             file,
+            len: 0,
             since_snapshot: records,
             snapshot_every,
             job: None,
@@ -715,5 +730,39 @@ mod tests {
         assert!(recover_from_bytes(Some(b"junk"), &[], 10).is_err());
         let report = recover_from_bytes(None, &[b"\x00\x00\x00\x00"], 10).unwrap();
         assert_eq!(report.warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_append_is_rolled_back_to_the_last_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = recover(dir.path(), 10, 4, 0).unwrap();
+        let mut a = Vec::new();
+        encode_record(&mut a, OP_PUT, "pods", &sample(2));
+        rec.log.append(&a, 1).unwrap();
+        // A write cut short (disk full, file size limit): half a record lands.
+        let mut b = Vec::new();
+        encode_record(&mut b, OP_PUT, "pods", &sample(3));
+        rec.log.file.write_all(&b[..b.len() / 2]).unwrap();
+        rec.log.roll_back().unwrap();
+        // The next append follows the last whole record.
+        let mut c = Vec::new();
+        encode_record(&mut c, OP_PUT, "pods", &sample(4));
+        rec.log.append(&c, 1).unwrap();
+        drop(rec);
+        let again = recover(dir.path(), 10, 4, 0).unwrap();
+        assert!(
+            again.report.warnings.is_empty(),
+            "{:?}",
+            again.report.warnings
+        );
+        assert_eq!(again.report.last_rv, 4);
+        assert_eq!(
+            again
+                .state
+                .get("pods", &ObjectKey::new("ns", "a"))
+                .unwrap()
+                .rv,
+            4
+        );
     }
 }

@@ -117,7 +117,9 @@ pub fn summary_name(method: &str, identifier: &str, params: &Params) -> String {
     {
         return "APIResponsivenessPrometheus_simple".into();
     }
-    if identifier == method {
+    // PodStartupLatency summaries always carry the identifier, as upstream
+    // names them (PodStartupLatency_PodStartupLatency_density_...).
+    if identifier == method && method != "PodStartupLatency" {
         method.to_string()
     } else {
         format!("{method}_{identifier}")
@@ -130,6 +132,39 @@ pub struct Gathered {
     pub summaries: Vec<(String, PerfData)>,
     pub checks: Vec<SloCheck>,
     pub notes: Vec<String>,
+    /// PodStartupLatency results for run.json: (identifier, whether it has
+    /// an SLO, its transition latencies, startup as seen by the watch).
+    pub startup: Vec<Startup>,
+    /// SchedulingThroughput percentiles (the last gathered).
+    pub throughput: Option<crate::stats::Percentiles>,
+}
+
+/// One gathered PodStartupLatency.
+#[derive(Debug, Clone)]
+pub struct Startup {
+    pub identifier: String,
+    pub slo: bool,
+    pub latency: Vec<pod_startup::TransitionLatency>,
+    pub watch_only: Option<pod_startup::TransitionLatency>,
+}
+
+impl Gathered {
+    /// Adds another gather's results.
+    pub fn extend(&mut self, g: Gathered) {
+        self.summaries.extend(g.summaries);
+        self.checks.extend(g.checks);
+        self.notes.extend(g.notes);
+        self.startup.extend(g.startup);
+        if g.throughput.is_some() {
+            self.throughput = g.throughput;
+        }
+    }
+
+    /// The pod startup SLO's results: the first PodStartupLatency with a
+    /// threshold.
+    pub fn slo_startup(&self) -> Option<&Startup> {
+        self.startup.iter().find(|s| s.slo)
+    }
 }
 
 // ---------------------------------------------------------------- pure predicates
@@ -296,8 +331,13 @@ impl Drop for PodWatch {
 
 enum Running {
     Scrape(Box<Result<Scrape, String>>),
-    PodStartup(PodWatch),
-    Throughput(PodWatch, Arc<Mutex<Vec<u64>>>, tokio::task::JoinHandle<()>),
+    /// The watch and the `threshold` given at start (upstream passes it there).
+    PodStartup(PodWatch, Duration),
+    Throughput(
+        PodWatch,
+        Arc<Mutex<Vec<scheduling::ScheduledCount>>>,
+        tokio::task::JoinHandle<()>,
+    ),
     Usage(Box<UsageSampler>),
     Timer(HashMap<String, f64>, Vec<(String, f64)>),
     Controlled(Box<Controlled>),
@@ -322,6 +362,38 @@ pub struct Manager {
     pub usage_interval: Duration,
     pub default_timeout: Duration,
     running: tokio::sync::Mutex<HashMap<(String, String), Running>>,
+    /// All pods, kept by one watch for the WaitForControlledPodsRunning
+    /// checks (as upstream's informers do), instead of a LIST per check.
+    pod_cache: tokio::sync::OnceCell<PodCache>,
+}
+
+/// A reflector of every pod; the watch stops when dropped.
+struct PodCache {
+    store: kube::runtime::reflector::Store<PodLite>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PodCache {
+    fn start(client: kube::Client) -> PodCache {
+        use kube::runtime::{reflector, watcher, WatchStreamExt};
+        let (store, writer) = reflector::store();
+        let api: Api<PodLite> = Api::all(client);
+        let stream =
+            reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
+                .default_backoff()
+                .applied_objects();
+        let task = tokio::spawn(async move {
+            futures::pin_mut!(stream);
+            while stream.next().await.is_some() {}
+        });
+        PodCache { store, task }
+    }
+}
+
+impl Drop for PodCache {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 async fn scrape(target: &Target) -> Result<Scrape, String> {
@@ -393,6 +465,7 @@ impl Manager {
             usage_interval,
             default_timeout,
             running: tokio::sync::Mutex::new(HashMap::new()),
+            pod_cache: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -438,9 +511,7 @@ impl Manager {
             let mut p = params.clone();
             p.insert("summaryName".into(), Value::Str(sub.to_string()));
             let g = self.execute_one(sub, identifier, &p).await?;
-            all.summaries.extend(g.summaries);
-            all.checks.extend(g.checks);
-            all.notes.extend(g.notes);
+            all.extend(g);
         }
         Ok(all)
     }
@@ -608,8 +679,18 @@ impl Manager {
                         let allowed = p.num("allowedSlowCalls")?.unwrap_or(0.0) as usize;
                         let enforce = p.bool("enableViolations", true)?;
                         out.checks.extend(api_checks(&calls, allowed, enforce));
+                        // The simple summary also counts the requests (from
+                        // the same two scrapes), as kubemark's RequestCounts.
+                        let counts = (name == "APIResponsivenessPrometheus_simple").then(|| {
+                            artifacts::request_counts_perfdata(
+                                &crate::measure::request_counts::request_counts(&a, &b),
+                            )
+                        });
                         out.summaries
                             .push((name, artifacts::api_responsiveness_perfdata(&calls)));
+                        if let Some(c) = counts {
+                            out.summaries.push(("RequestCounts".into(), c));
+                        }
                     }
                 }
                 a => return Err(format!("{method}: unknown action {a:?}")),
@@ -617,36 +698,50 @@ impl Manager {
             "PodStartupLatency" => match p.action()?.as_str() {
                 "start" => {
                     let sel = p.str("labelSelector").unwrap_or_default();
+                    let threshold = p.duration("threshold", Duration::from_secs(5))?;
                     self.running.lock().await.insert(
                         key,
-                        Running::PodStartup(PodWatch::start(self.client.clone(), &sel)),
+                        Running::PodStartup(PodWatch::start(self.client.clone(), &sel), threshold),
                     );
                 }
                 "gather" => {
-                    let Some(Running::PodStartup(w)) = self.running.lock().await.remove(&key)
+                    let Some(Running::PodStartup(w, started_threshold)) =
+                        self.running.lock().await.remove(&key)
                     else {
                         return Err(format!(
                             "PodStartupLatency {identifier}: gather without start"
                         ));
                     };
-                    let threshold = p.duration("threshold", Duration::from_secs(5))?;
-                    let l = pod_startup::transition_latencies(&w.times());
+                    let threshold = p.duration("threshold", started_threshold)?;
+                    let times = w.times();
+                    let l = pod_startup::transition_latencies(&times);
                     let p99 = l
                         .iter()
                         .find(|x| x.metric == "pod_startup")
                         .map(|x| (x.p99_ms, x.count));
-                    out.checks.push(SloCheck::at_most(
-                        "PodStartupLatency",
-                        &format!(
-                            "{identifier}: pod_startup p99 <= {}",
-                            crate::args::format_duration(threshold)
-                        ),
-                        p99.map(|x| x.0),
-                        threshold.as_secs_f64() * 1000.0,
-                        "ms",
-                        false,
-                        format!("{} pods measured", p99.map(|x| x.1).unwrap_or(0)),
-                    ));
+                    // threshold 0: reported without an SLO (kubemark's own
+                    // configs use it for pods that only load the cluster).
+                    let slo = !threshold.is_zero();
+                    out.startup.push(Startup {
+                        identifier: identifier.to_string(),
+                        slo,
+                        latency: l.clone(),
+                        watch_only: pod_startup::watch_only_startup(&times),
+                    });
+                    if slo {
+                        out.checks.push(SloCheck::at_most(
+                            "PodStartupLatency",
+                            &format!(
+                                "{identifier}: pod_startup p99 <= {}",
+                                crate::args::format_duration(threshold)
+                            ),
+                            p99.map(|x| x.0),
+                            threshold.as_secs_f64() * 1000.0,
+                            "ms",
+                            false,
+                            format!("{} pods measured", p99.map(|x| x.1).unwrap_or(0)),
+                        ));
+                    }
                     out.summaries
                         .push((name, artifacts::pod_startup_perfdata(&l)));
                 }
@@ -656,7 +751,7 @@ impl Manager {
                 "start" => {
                     let sel = p.str("labelSelector").unwrap_or_default();
                     let w = PodWatch::start(self.client.clone(), &sel);
-                    let samples: Arc<Mutex<Vec<u64>>> = Arc::default();
+                    let samples: Arc<Mutex<Vec<scheduling::ScheduledCount>>> = Arc::default();
                     let (s, pods) = (samples.clone(), w.pods.clone());
                     let task = tokio::spawn(async move {
                         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -667,7 +762,7 @@ impl Manager {
                                 .values()
                                 .filter(|(p, _)| p.is_scheduled())
                                 .count() as u64;
-                            s.lock().push(n);
+                            s.lock().push(scheduling::ScheduledCount::now(n));
                         }
                     });
                     self.running
@@ -685,8 +780,8 @@ impl Manager {
                     };
                     task.abort();
                     let mut v = std::mem::take(&mut *samples.lock());
-                    v.push(w.scheduled());
-                    match scheduling::throughput(&v) {
+                    v.push(scheduling::ScheduledCount::now(w.scheduled()));
+                    match scheduling::throughput_of(&v) {
                         Some(t) => {
                             if let Some(th) = p.num("threshold")?.filter(|t| *t > 0.0) {
                                 let mut c = SloCheck::at_most(
@@ -701,7 +796,11 @@ impl Manager {
                                 c.passed = t.max >= th;
                                 out.checks.push(c);
                             }
-                            out.summaries.push((name, artifacts::scheduling_throughput_perfdata(&t)));
+                            // The readings also go out as a time series (dashboard charts).
+                            let data = artifacts::scheduling_throughput_perfdata(&t)
+                                .with_time_series(vec![artifacts::scheduling_throughput_series(&v)]);
+                            out.summaries.push((name, data));
+                            out.throughput = Some(t);
                         }
                         None => out.notes.push(format!("SchedulingThroughput {identifier}: no pod was scheduled while sampling")),
                     }
@@ -879,13 +978,36 @@ impl Manager {
         Ok((waiting.is_empty(), detail))
     }
 
+    /// Every pod: from the shared watch once it has synced, else a LIST.
     async fn pods(&self) -> Result<Vec<PodLite>, String> {
+        let cache = self
+            .pod_cache
+            .get_or_init(|| async { PodCache::start(self.client.clone()) })
+            .await;
+        if tokio::time::timeout(Duration::from_secs(10), cache.store.wait_until_ready())
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            return Ok(cache.store.state().iter().map(|p| (**p).clone()).collect());
+        }
         let api: Api<PodLite> = Api::all(self.client.clone());
         Ok(api
             .list(&ListParams::default())
             .await
             .map_err(|e| format!("listing pods: {e}"))?
             .items)
+    }
+
+    /// Whether a `start` of this measurement is recording (for TestMetrics:
+    /// one of its parts).
+    pub async fn is_running(&self, method: &str, identifier: &str) -> bool {
+        let r = self.running.lock().await;
+        let key = |m: &str| (m.to_string(), identifier.to_string());
+        if method == "TestMetrics" {
+            TEST_METRICS_PARTS.iter().any(|m| r.contains_key(&key(m)))
+        } else {
+            r.contains_key(&key(method))
+        }
     }
 
     /// Stops whatever is still recording (measurements started, never gathered).
@@ -952,7 +1074,12 @@ mod tests {
         let e = Params(&empty);
         assert_eq!(
             summary_name("PodStartupLatency", "PodStartupLatency", &e),
-            "PodStartupLatency"
+            "PodStartupLatency_PodStartupLatency",
+            "upstream always names the identifier"
+        );
+        assert_eq!(
+            summary_name("SchedulingThroughput", "SchedulingThroughput", &e),
+            "SchedulingThroughput"
         );
         assert_eq!(
             summary_name("Timer", "SchedulingTime", &e),

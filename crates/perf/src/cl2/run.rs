@@ -108,8 +108,19 @@ fn config_path(args: &RunArgs) -> Result<&Path, PerfError> {
         .ok_or_else(|| bad("--config is required".into()))
 }
 
-/// `--dry-run`: renders everything and prints the plan.
-pub fn dry_run(args: &RunArgs) -> Result<RunOutcome, PerfError> {
+/// A rendered plan: the config, its steps with their objects and pods,
+/// the namespace prefix and the unsupported measurements (pure apart from
+/// reading the config's files).
+pub struct Rendered {
+    pub config: Config,
+    pub steps: Vec<plan::StepPlan>,
+    pub prefix: String,
+    pub skipped: Vec<(String, String, String)>,
+}
+
+/// Renders the config of `args` for `--nodes` (or 100) nodes, as
+/// `--dry-run` does.
+pub fn render(args: &RunArgs) -> Result<Rendered, PerfError> {
     let path = config_path(args)?;
     let nodes = args.nodes.unwrap_or(DEFAULT_NODES);
     let (loader, config) = load(args, path, nodes, args.seed.unwrap_or(0))?;
@@ -119,8 +130,36 @@ pub fn dry_run(args: &RunArgs) -> Result<RunOutcome, PerfError> {
         .prefix
         .clone()
         .unwrap_or_else(|| "test-dryrun".into());
-    let plan = plan::dry_run(&config, &loader, &prefix, nodes).map_err(|e| bad(e.to_string()))?;
-    println!("Dry run: nothing will be created. Planning for {nodes} nodes.");
+    let steps = plan::dry_run(&config, &loader, &prefix, nodes).map_err(|e| bad(e.to_string()))?;
+    Ok(Rendered {
+        config,
+        steps,
+        prefix,
+        skipped,
+    })
+}
+
+/// `--dry-run`: renders everything and prints the plan.
+pub fn dry_run(args: &RunArgs) -> Result<RunOutcome, PerfError> {
+    let nodes = args.nodes.unwrap_or(DEFAULT_NODES);
+    let Rendered {
+        config,
+        steps: plan,
+        prefix,
+        skipped,
+    } = render(args)?;
+    println!("Dry run: nothing will be created.");
+    match (&args.kubeconfig, args.nodes) {
+        (None, _) => println!("Cluster: an ephemeral embedded master with {nodes} hollow nodes"),
+        (Some(k), Some(_)) => println!(
+            "Cluster: {} with {nodes} hollow nodes started for the run",
+            k.display()
+        ),
+        (Some(k), None) => println!(
+            "Cluster: {} (planning for {nodes} nodes; the real run sizes itself by the cluster's Ready nodes, pass --nodes to plan another size)",
+            k.display()
+        ),
+    }
     print!(
         "{}",
         plan::describe(
@@ -481,10 +520,7 @@ impl Run<'_> {
             .execute(&m.method, &m.identifier, &m.params)
             .await
             .map_err(|e| format!("{} ({}) in {step}: {e}", m.method, m.identifier))?;
-        let mut all = self.gathered.lock();
-        all.summaries.extend(g.summaries);
-        all.checks.extend(g.checks);
-        all.notes.extend(g.notes);
+        self.gathered.lock().extend(g);
         Ok(())
     }
 }
@@ -594,12 +630,24 @@ pub async fn run_with(
         source,
     })?;
     let run_id = new_run_id();
+    let mut records: Vec<PhaseRecord> = Vec::new();
     let mut steps: Vec<PhaseRecord> = Vec::new();
-    println!(
-        "kubemark run --config {}: master {}, run id {run_id}",
-        path.display(),
-        target.url
-    );
+    match args.builtin {
+        Some(test) => println!(
+            "kubemark run {test}: {} master {} ({}), run id {run_id}",
+            match target.kind {
+                crate::target::MasterKind::Embedded => "embedded",
+                crate::target::MasterKind::External => "external",
+            },
+            target.url,
+            version["gitVersion"].as_str().unwrap_or("unknown version"),
+        ),
+        None => println!(
+            "kubemark run --config {}: master {}, run id {run_id}",
+            path.display(),
+            target.url
+        ),
+    }
 
     // Nodes.
     let mut hollow: Option<HollowNodes> = None;
@@ -616,6 +664,7 @@ pub async fn run_with(
                 args.shared_connections,
             )
             .await?;
+            let start = now_unix();
             let deadline = Instant::now() + args.timeout;
             while f.ready_locally() < n
                 || fleet::count_ready(&target.client, Some(&f.prefix))
@@ -632,58 +681,103 @@ pub async fn run_with(
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
+            records.push(record("hollow nodes Ready", start, now_unix(), "ok", ""));
             hollow = Some(f);
             n
         }
         None => match fleet::count_ready(&target.client, None).await? {
             0 => return Err(PerfError::NoNodes),
-            n => n,
+            n => {
+                println!(
+                    "Using the {n} Ready schedulable node{} of the cluster",
+                    if n == 1 { "" } else { "s" }
+                );
+                n
+            }
         },
     };
 
+    // Watches the master for the whole test, so that a master crash or an
+    // outage is recorded (run.json, a failed check) instead of passing
+    // silently.
+    let monitor = crate::disruption::Monitor::spawn(target.client.clone(), Duration::from_secs(1));
+    let test_start = now_unix();
     let result = run_steps(
         args, &target, &opts, &path, nodes, seed, &run_id, &mut steps,
     )
     .await;
+    let test_end = now_unix();
+    let disruptions = monitor.stop(&target.client).await;
+    let hollow_started = hollow.as_ref().map(|f| f.count).unwrap_or(0);
     if let Some(f) = hollow {
         println!("Stopping {} hollow nodes...", f.count);
         f.shutdown().await;
     }
-    let (config, skipped, gathered, tally, namespaces, notes) = result?;
+    let done = result?;
+    let (config, skipped, gathered, tally, namespaces, notes) = (
+        done.config,
+        done.skipped,
+        done.gathered,
+        done.tally,
+        done.namespaces,
+        done.notes,
+    );
+    records.extend(steps.iter().cloned());
+    records.extend(done.cleanup);
     let finished = now_unix();
 
     // Verdicts: the measurements' checks and one for the steps.
-    let mut checks = gathered.checks;
-    let failed: Vec<&PhaseRecord> = steps.iter().filter(|p| !p.ok()).collect();
+    let mut checks = gathered.checks.clone();
+    let failed: Vec<&PhaseRecord> = records.iter().filter(|p| !p.ok()).collect();
     let mut step_check = SloCheck::at_most(
-        "Steps",
-        &format!("all {} steps of {} completed", steps.len(), config.name),
+        "Phases",
+        &format!("all {} steps completed within the timeout", config.name),
         steps.iter().map(|p| p.seconds).reduce(f64::max),
         args.timeout.as_secs_f64(),
         "s",
-        false,
+        true,
         if failed.is_empty() {
             format!("{} steps", steps.len())
         } else {
             failed
                 .iter()
-                .map(|p| format!("{}: {} {}", p.name, p.status, p.detail))
+                .map(|p| {
+                    format!("{}: {} {}", p.name, p.status, p.detail)
+                        .trim()
+                        .to_string()
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         },
     );
-    step_check.passed = failed.is_empty();
+    step_check.passed = failed.is_empty() && steps.len() == config.steps.len();
     checks.push(step_check);
+    let disrupted_seconds = crate::disruption::total_seconds(&disruptions);
+    let mut availability = SloCheck::at_most(
+        "MasterAvailability",
+        "master available throughout the test",
+        Some(disrupted_seconds),
+        0.0,
+        "s",
+        true,
+        if disruptions.is_empty() {
+            "no disruption seen".to_string()
+        } else {
+            crate::disruption::describe(&disruptions)
+        },
+    );
+    availability.passed = disruptions.is_empty();
+    checks.push(availability);
     let timed_out = failed
         .iter()
-        .find(|p| p.detail.contains("timed out"))
+        .find(|p| p.status == "timeout")
         .map(|p| p.name.clone());
     let passed = checks.iter().all(|c| c.passed);
 
     let dir = &opts.artifacts_dir;
     let mut files = Vec::new();
     for (summary, data) in &gathered.summaries {
-        let name = artifacts::summary_file_name(summary, &config.name, finished);
+        let name = artifacts::summary_file_name(summary, &config.name, test_end);
         artifacts::write_file(dir, &name, &artifacts::to_json::<PerfData>(data))?;
         files.push(name);
     }
@@ -698,24 +792,77 @@ pub async fn run_with(
         ),
     )?;
     files.push("junit.xml".into());
-    let verdict = if passed { "pass" } else { "fail" };
+    let interrupted = opts.cancel.is_cancelled();
+    let verdict = if interrupted {
+        "interrupted"
+    } else if passed {
+        "pass"
+    } else {
+        "fail"
+    };
     let mut all_notes = notes;
-    all_notes.extend(gathered.notes);
+    all_notes.extend(gathered.notes.iter().cloned());
+    let plan_json: Vec<Json> = done.plan.iter().map(plan_entry).collect();
+    let pods_of_step = |suffix: &str| -> usize {
+        done.plan
+            .iter()
+            .filter(|p| p.name.ends_with(suffix))
+            .map(|p| p.pods_created)
+            .sum()
+    };
+    // The parameters as the user gave them (a built-in test's config and
+    // flag overrides are internal).
+    let mut shown = args.clone();
+    let config_name = match args.builtin {
+        Some(test) => {
+            shown.config = None;
+            shown.testoverrides.remove(0);
+            format!("builtin:{test}")
+        }
+        None => path.display().to_string(),
+    };
+    let mut resolved =
+        json!({"nodes": nodes, "namespaces": namespaces, "seed": seed, "runId": run_id});
+    if args.builtin.is_some() {
+        resolved["nodesPerNamespace"] = json!(args.nodes_per_namespace.clamp(1, nodes.max(1)));
+        resolved["latencyPods"] = json!(pods_of_step("latency: create"));
+    }
+    let slo_startup = gathered.slo_startup();
     let run_json = json!({
         "test": config.name,
-        "config": path.display().to_string(),
+        "config": config_name,
         "verdict": verdict,
-        "parameters": args,
-        "resolved": {"nodes": nodes, "namespaces": namespaces, "seed": seed, "runId": run_id},
-        "cluster": {"master": target.kind, "inProcess": target.in_process, "url": target.url, "version": version, "nodes": nodes},
+        "parameters": shown,
+        "resolved": resolved,
+        "cluster": {
+            "master": target.kind,
+            "inProcess": target.in_process,
+            "url": target.url,
+            "version": version,
+            "nodes": nodes,
+            "hollowNodesStarted": hollow_started,
+        },
         "start": stats::format_rfc3339(started),
+        "testStart": stats::format_rfc3339(test_start),
+        "testEnd": stats::format_rfc3339(test_end),
         "end": stats::format_rfc3339(finished),
         "durationSeconds": ((finished - started) * 1000.0).round() / 1000.0,
+        "plan": plan_json,
+        "phases": records,
         "steps": steps,
         "objects": tally,
         "slos": checks,
+        "podStartup": {
+            "latency": slo_startup.map(|s| s.latency.clone()).unwrap_or_default(),
+            "watchOnly": slo_startup.and_then(|s| s.watch_only.clone()),
+        },
+        "schedulingThroughput": gathered.throughput,
         "skipped": skipped.iter().map(|(m, i, s)| json!({"method": m, "identifier": i, "step": s})).collect::<Vec<_>>(),
         "notes": all_notes,
+        "namespacesKept": done.namespaces_kept,
+        "disruptions": disruptions,
+        "disruptedSeconds": disrupted_seconds,
+        "error": Json::Null,
         "files": files,
     });
     artifacts::write_file(dir, "run.json", &artifacts::to_json(&run_json))?;
@@ -726,30 +873,104 @@ pub async fn run_with(
     }
     println!("Artifacts: {}", dir.display());
     println!("Result: {}", verdict.to_uppercase());
-    if opts.cancel.is_cancelled() {
+    println!(
+        "View it: kubemark dashboard {}  (then open http://127.0.0.1:8080/#/run/{})",
+        dir.display(),
+        dir.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    );
+    if interrupted {
         return Err(PerfError::Interrupted);
     }
-    Ok(outcome(
+    let mut o = outcome(
         args,
         passed,
         false,
         Some(dir.clone()),
         checks,
-        steps,
+        records,
         timed_out,
         nodes,
         tally,
-    ))
+    );
+    o.pod_startup_p99_ms = slo_startup.and_then(|s| {
+        s.latency
+            .iter()
+            .find(|l| l.metric == "pod_startup")
+            .map(|l| l.p99_ms)
+    });
+    o.watch_startup_p99_ms = slo_startup.and_then(|s| s.watch_only.as_ref().map(|w| w.p99_ms));
+    if args.builtin == Some(crate::args::TestKind::Density) {
+        o.saturation_pods = pods_of_step("saturation: create");
+        o.saturation_seconds = saturation_seconds(&steps);
+    }
+    Ok(o)
 }
 
-type StepsResult = (
-    Config,
-    Vec<(String, String, String)>,
-    Gathered,
-    BTreeMap<String, Tally>,
-    Vec<String>,
-    Vec<String>,
-);
+/// Density: from creating the saturation Deployments until all their pods
+/// ran (the steps in between, by the built-in config's step names).
+pub fn saturation_seconds(steps: &[PhaseRecord]) -> Option<f64> {
+    let first = steps
+        .iter()
+        .position(|p| p.name.ends_with("saturation: create"))?;
+    let last = steps.iter().position(|p| {
+        p.name
+            .ends_with("saturation: wait until saturation pods Running")
+    })?;
+    let window = steps.get(first..=last)?;
+    window
+        .iter()
+        .all(PhaseRecord::ok)
+        .then(|| window.iter().map(|p| p.seconds).sum())
+}
+
+fn record(name: &str, start: f64, end: f64, status: &str, detail: &str) -> PhaseRecord {
+    PhaseRecord {
+        name: name.to_string(),
+        start: stats::format_rfc3339(start),
+        end: stats::format_rfc3339(end),
+        seconds: ((end - start) * 1000.0).round() / 1000.0,
+        status: status.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// One step of the plan in run.json: objects by verb and kind, pods created.
+pub fn plan_entry(p: &plan::StepPlan) -> Json {
+    let objects: BTreeMap<String, usize> = p
+        .objects
+        .iter()
+        .map(|((kind, op), n)| {
+            let verb = match op {
+                OpKind::Create => "create",
+                OpKind::Patch => "update",
+                OpKind::Delete => "delete",
+            };
+            (format!("{verb} {kind}"), *n)
+        })
+        .collect();
+    json!({
+        "name": p.name,
+        "objects": objects,
+        "pods": p.pods_created,
+        "measurements": p.measurements.iter().map(|(m, i)| format!("{m} ({i})")).collect::<Vec<_>>(),
+    })
+}
+
+/// What the steps left for the report.
+struct StepsDone {
+    config: Config,
+    skipped: Vec<(String, String, String)>,
+    gathered: Gathered,
+    tally: BTreeMap<String, Tally>,
+    namespaces: Vec<String>,
+    notes: Vec<String>,
+    plan: Vec<plan::StepPlan>,
+    /// The namespace deletion, as a phase record.
+    cleanup: Vec<PhaseRecord>,
+    namespaces_kept: bool,
+}
 
 #[allow(clippy::too_many_arguments)]
 async fn run_steps(
@@ -761,7 +982,7 @@ async fn run_steps(
     seed: u64,
     run_id: &str,
     records: &mut Vec<PhaseRecord>,
-) -> Result<StepsResult, PerfError> {
+) -> Result<StepsDone, PerfError> {
     let (loader, config) = load(args, path, nodes, seed)?;
     let skipped = check_unsupported(&config, args.skip_unsupported)?;
     let prefix = config
@@ -770,7 +991,8 @@ async fn run_steps(
         .clone()
         .unwrap_or_else(|| format!("test-{run_id}"));
     // Every object template parses and renders, every kind is served.
-    plan::dry_run(&config, &loader, &prefix, nodes).map_err(|e| bad(e.to_string()))?;
+    let step_plan =
+        plan::dry_run(&config, &loader, &prefix, nodes).map_err(|e| bad(e.to_string()))?;
     let mut templates = Templates::default();
     let mut ids = Vec::new();
     for s in &config.steps {
@@ -852,7 +1074,10 @@ async fn run_steps(
         let ns: k8s_openapi::api::core::v1::Namespace =
             serde_json::from_value(crate::objects::namespace(n, run_id)).unwrap_or_default();
         match ns_api.create(&PostParams::default(), &ns).await {
-            Ok(_) => {}
+            Ok(_) => {
+                let mut t = run.objects.tally.lock();
+                t.entry("Namespace".into()).or_default().created += 1;
+            }
             Err(kube::Error::Api(s))
                 if s.code == 409 && config.namespace.enable_existing_namespaces => {}
             Err(e) => {
@@ -866,8 +1091,10 @@ async fn run_steps(
 
     // Steps.
     let mut state = State::default();
+    let mut stopped_at = None;
     for (i, step) in config.steps.iter().enumerate() {
         if opts.cancel.is_cancelled() {
+            stopped_at = Some(i);
             break;
         }
         let label = plan::step_label(i, step.name.as_deref());
@@ -958,32 +1185,78 @@ async fn run_steps(
         if let Err(e) = &result {
             eprintln!("{label}: {e}");
         }
-        records.push(PhaseRecord {
-            name: label,
-            start: stats::format_rfc3339(start),
-            end: stats::format_rfc3339(end),
-            seconds: ((end - start) * 1000.0).round() / 1000.0,
-            status: status.into(),
-            detail,
-        });
+        records.push(record(&label, start, end, status, &detail));
+        if status == "timeout" {
+            // The rest would wait on what did not happen: stop here.
+            stopped_at = Some(i + 1);
+            break;
+        }
+    }
+    if let Some(first) = stopped_at {
+        // Still write what was measured: the config's later gathers of
+        // measurements that were started (not the waits).
+        for step in &config.steps[first.min(config.steps.len())..] {
+            let StepBody::Measurements(ms) = &step.body else {
+                continue;
+            };
+            for m in ms {
+                let gather = measure::Params(&m.params).str("action").as_deref() == Some("gather");
+                if gather
+                    && !m.method.starts_with("WaitFor")
+                    && run.manager.is_running(&m.method, &m.identifier).await
+                {
+                    if let Err(e) = run.measurement(m, "after the run stopped").await {
+                        notes.push(e);
+                    }
+                }
+            }
+        }
     }
     notes.extend(run.manager.dispose().await);
 
-    // Cleanup.
-    if config.namespace.delete_automanaged_namespaces && args.delete_namespace {
-        println!("Deleting the test namespaces...");
-        if let Err(e) = delete_namespaces(&target.client, &namespaces, args.timeout).await {
-            notes.push(format!("cleanup: {e}"));
-        }
-    } else {
+    // Cleanup (an interrupted run's ephemeral master goes away with
+    // everything in it).
+    let mut cleanup = Vec::new();
+    let keep = !(config.namespace.delete_automanaged_namespaces && args.delete_namespace);
+    if keep {
         println!(
-            "Keeping the test namespaces: {}\n  delete them with: kubectl delete namespace -l {RUN_LABEL}={run_id}",
-            namespaces.join(", ")
+            "Keeping the test namespaces for inspection: {}\n  delete them with: kubectl delete namespace -l {RUN_LABEL}={run_id}{}",
+            namespaces.join(", "),
+            if target.kind == crate::target::MasterKind::Embedded {
+                "\n  note: the embedded master is ephemeral and stops at the end of this run; use --kubeconfig to keep a cluster"
+            } else {
+                ""
+            }
         );
+    } else if !(opts.cancel.is_cancelled() && target.kind == crate::target::MasterKind::Embedded) {
+        println!("Deleting the test namespaces...");
+        let start = now_unix();
+        match delete_namespaces(&target.client, &namespaces, args.timeout).await {
+            Ok(()) => {
+                let mut t = run.objects.tally.lock();
+                t.entry("Namespace".into()).or_default().deleted += namespaces.len() as u64;
+                drop(t);
+                cleanup.push(record("delete namespaces", start, now_unix(), "ok", ""));
+            }
+            Err(e) => {
+                notes.push(format!("cleanup: namespaces not deleted: {e}"));
+                cleanup.push(record("delete namespaces", start, now_unix(), "error", &e));
+            }
+        }
     }
     let tally = run.objects.tally.lock().clone();
     let gathered = std::mem::take(&mut *run.gathered.lock());
-    Ok((config, skipped, gathered, tally, namespaces, notes))
+    Ok(StepsDone {
+        config,
+        skipped,
+        gathered,
+        tally,
+        namespaces,
+        notes,
+        plan: step_plan,
+        cleanup,
+        namespaces_kept: keep,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! SchedulingThroughput (pods newly bound per second, sampled every second)
 //! and SchedulingMetrics (the scheduler's own latency histograms over the
 //! test window, when the scheduler's metrics are served).
+//!
+//! Besides the percentiles, the samples themselves (with the time each was
+//! taken) become a time series of the rate, for the dashboard's charts.
 
 use crate::histogram;
 use crate::prom::Scrape;
@@ -26,6 +29,47 @@ pub fn throughput_rates(cumulative: &[u64]) -> Vec<f64> {
 /// p50/p90/p99/max of the rates (pods/s).
 pub fn throughput(cumulative: &[u64]) -> Option<Percentiles> {
     stats::percentiles(&throughput_rates(cumulative))
+}
+
+/// One reading of the cumulative "pods scheduled" count, at `at` (unix
+/// seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScheduledCount {
+    pub at: f64,
+    pub scheduled: u64,
+}
+
+impl ScheduledCount {
+    /// A reading taken now.
+    pub fn now(scheduled: u64) -> ScheduledCount {
+        ScheduledCount {
+            at: stats::now_unix(),
+            scheduled,
+        }
+    }
+}
+
+/// [`throughput`] of timed readings (the percentiles keep their
+/// one-reading-per-second definition).
+pub fn throughput_of(readings: &[ScheduledCount]) -> Option<Percentiles> {
+    let counts: Vec<u64> = readings.iter().map(|r| r.scheduled).collect();
+    throughput(&counts)
+}
+
+/// The rate between consecutive readings, placed at the later one:
+/// `(unix seconds, pods/s)`, idle intervals included (the chart shows the
+/// whole measurement window). Intervals without elapsed time are dropped;
+/// a count that goes down (relist) is a rate of 0, as in
+/// [`throughput_rates`].
+pub fn throughput_series(readings: &[ScheduledCount]) -> Vec<(f64, f64)> {
+    readings
+        .windows(2)
+        .filter(|w| w[1].at > w[0].at)
+        .map(|w| {
+            let pods = w[1].scheduled.saturating_sub(w[0].scheduled) as f64;
+            (w[1].at, pods / (w[1].at - w[0].at))
+        })
+        .collect()
 }
 
 /// One scheduler latency histogram over the window.
@@ -113,6 +157,41 @@ mod tests {
             (5.0, 20.0, 20.0, 20.0, 4)
         );
         assert!(throughput(&[0, 0]).is_none());
+    }
+
+    #[test]
+    fn series_of_timed_readings() {
+        let r = |at: f64, scheduled: u64| ScheduledCount { at, scheduled };
+        type Case = (&'static str, Vec<ScheduledCount>, Vec<(f64, f64)>);
+        let cases: Vec<Case> = vec![
+            ("none", vec![], vec![]),
+            ("one reading has no interval", vec![r(10.0, 5)], vec![]),
+            (
+                "idle edges kept, last interval partial",
+                vec![
+                    r(10.0, 0),
+                    r(11.0, 0),
+                    r(12.0, 10),
+                    r(13.0, 30),
+                    r(13.5, 35),
+                ],
+                vec![(11.0, 0.0), (12.0, 10.0), (13.0, 20.0), (13.5, 10.0)],
+            ),
+            (
+                "relist and a repeated time",
+                vec![r(1.0, 10), r(2.0, 8), r(2.0, 9), r(4.0, 20)],
+                vec![(2.0, 0.0), (4.0, 5.5)],
+            ),
+        ];
+        for (name, readings, want) in cases {
+            assert_eq!(throughput_series(&readings), want, "{name}");
+        }
+        let readings = [r(0.0, 0), r(1.0, 0), r(2.0, 10), r(3.0, 30), r(4.0, 30)];
+        assert_eq!(throughput_of(&readings), throughput(&[0, 0, 10, 30, 30]));
+        assert!(throughput_of(&readings[..1]).is_none());
+        let now = ScheduledCount::now(7);
+        assert_eq!(now.scheduled, 7);
+        assert!(now.at > 1.7e9);
     }
 
     #[test]
