@@ -86,7 +86,7 @@ pub struct HollowBenchArgs {
     pub same_process: bool,
 }
 
-fn positive_usize(s: &str) -> Result<usize, String> {
+pub(crate) fn positive_usize(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),

@@ -40,19 +40,11 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn positive_usize(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("{s:?} is not a positive whole number")),
-    }
-}
-
 /// `kubemark bench soak`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SoakArgs {
     /// Hollow nodes (kubelet + proxy + NPD each).
-    #[arg(long, default_value_t = 10_000, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::bench_hollow::positive_usize)]
     pub nodes: usize,
     /// How long to run, from the fleet's start (Go-style: 30m, 1h).
     #[arg(long, default_value = "30m", value_parser = duration_arg)]
@@ -70,10 +62,10 @@ pub struct SoakArgs {
     pub lease_slack: Duration,
     /// Shared connections for the proxies (more are opened as streams fill
     /// up); every kubelet keeps its own connection.
-    #[arg(long, default_value_t = 64, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 64, value_parser = crate::bench_hollow::positive_usize)]
     pub proxy_connections: usize,
     /// Multiplex kubelets and proxies alike onto K connections instead.
-    #[arg(long, value_parser = positive_usize, conflicts_with = "no_proxy")]
+    #[arg(long, value_parser = crate::bench_hollow::positive_usize, conflicts_with = "no_proxy")]
     pub shared_connections: Option<usize>,
     /// Run kubelets and NPDs only (no proxies).
     #[arg(long)]
